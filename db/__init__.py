@@ -1,0 +1,1 @@
+"""Connections, the embedded PostgreSQL, migrations and named queries."""

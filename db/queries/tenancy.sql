@@ -1,0 +1,57 @@
+-- create_org --
+-- Create an org.
+SELECT org_id, slug, name, timezone FROM auth.create_org(%(slug)s, %(name)s, %(timezone)s)
+
+-- list_orgs --
+-- Every org with its number of teams and endpoints.
+SELECT o.slug, o.name, o.timezone,
+       (SELECT count(*) FROM auth.teams t WHERE t.org_id = o.org_id),
+       (SELECT count(*) FROM auth.webhook_endpoints e WHERE e.org_id = o.org_id)
+FROM auth.orgs o ORDER BY o.slug
+
+-- create_team --
+-- Create a team, optionally under a parent.
+SELECT t.team_id, t.slug, t.name, p.slug
+FROM auth.create_team(%(org)s, %(slug)s, %(name)s, %(parent)s) t
+LEFT JOIN auth.teams p ON p.org_id = t.org_id AND p.team_id = t.parent_id
+
+-- team_tree --
+-- An org's teams in tree order.
+SELECT slug, name, parent_slug, depth FROM auth.team_tree(%(org)s)
+
+-- add_webhook_endpoint --
+-- Add a webhook endpoint for a source of an org.
+SELECT endpoint_id, source, name FROM auth.add_webhook_endpoint(%(org)s, %(source)s, %(secret)s, %(name)s)
+
+-- rotate_webhook_secret --
+-- Give an endpoint a new secret; the old one verifies until the grace period ends.
+SELECT endpoint_id, source, name, previous_secret_expires_at
+FROM auth.rotate_webhook_secret(%(org)s, %(endpoint_id)s, %(secret)s, %(grace)s)
+
+-- list_webhook_endpoints --
+-- An org's webhook endpoints (never their secrets).
+SELECT e.endpoint_id, e.source, e.name, e.created_at, e.rotated_at,
+       e.previous_secret_expires_at > now(), e.disabled_at
+FROM auth.webhook_endpoints e
+WHERE e.org_id = auth.org_id(%(org)s)
+ORDER BY e.source, e.name
+
+-- resolve_scope --
+-- An org's id and the ids of the named teams (raises for an unknown org or team).
+SELECT auth.org_id(%(org)s),
+       coalesce(array_agg(auth.team_id(auth.org_id(%(org)s), slug) ORDER BY ord), '{}')
+FROM unnest(%(teams)s::text[]) WITH ORDINALITY AS t(slug, ord)
+
+-- active_signing_key --
+-- The key that signs new tokens, if one exists yet.
+SELECT kid, algorithm, private_key FROM auth.signing_keys WHERE retired_at IS NULL
+
+-- ensure_signing_key --
+-- Store a new active key unless one exists; returns the active key.
+SELECT kid, algorithm, private_key
+FROM auth.ensure_signing_key(%(kid)s, %(algorithm)s, %(private_key)s, %(public_key)s)
+
+-- verification_keys --
+-- Public keys that may have signed a token still valid (retired keys for a day).
+SELECT kid, algorithm, public_key FROM auth.signing_keys
+WHERE retired_at IS NULL OR retired_at > now() - interval '24 hours'

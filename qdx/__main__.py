@@ -1,0 +1,3 @@
+from qdx.cli import main
+
+raise SystemExit(main())

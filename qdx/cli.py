@@ -1,0 +1,398 @@
+"""`qdx`: the command line. Parses, dispatches, and reports errors in one line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import logging
+import signal
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import timedelta
+from types import FrameType
+from typing import Any
+from uuid import UUID
+
+import psycopg
+
+import qdx
+from db import tenancy
+from db.connect import Database, embedded_for, open_database
+from db.migrate import MigrateResult, migrate
+from qdx import logs
+from qdx.errors import InvalidInput, UserError
+from qdx.settings import Settings
+from sources import SOURCES
+
+log = logging.getLogger("qdx")
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def _out(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def _err(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+# -- database access for one-shot commands ------------------------------------------------
+
+
+@contextmanager
+def _connection(settings: Settings) -> Iterator[psycopg.Connection[Any]]:
+    """A connection in a transaction, committed when the block succeeds."""
+    with open_database(settings) as db, psycopg.connect(db.conninfo) as conn:
+        try:
+            with conn.transaction():
+                yield conn
+        except (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName,
+                psycopg.errors.UndefinedFunction) as exc:  # fmt: skip
+            raise UserError(
+                f"the database is not migrated ({exc.diag.message_primary}): run `qdx migrate`"
+            ) from None
+
+
+def _report(result: MigrateResult) -> None:
+    if not result.changed:
+        _out(f"database is up to date (revision {result.revision_after})")
+    else:
+        _out(
+            f"migrated to revision {result.revision_after}; "
+            f"{len(result.sql_applied)} SQL file(s) applied"
+        )
+
+
+# -- commands -------------------------------------------------------------------------------
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    with open_database(settings) as db:
+        _report(migrate(db.conninfo, progress=log.info))
+    return 0
+
+
+def _install_sigterm() -> None:
+    """SIGTERM unwinds like Ctrl-C, so `finally` blocks stop what was started."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def _banner(settings: Settings, db: Database, worker: bool) -> None:
+    _out(f"Quantum.DX {qdx.__version__} is up")
+    _out(f"  web       {settings.public_url}  (/healthz /readyz /metrics)")
+    if db.server is not None:
+        _out(f"  database  embedded PostgreSQL, data in {db.server.pgdata}")
+        _out(f"            psql {db.server.url()}")
+        if db.server.listen:
+            _out(f"            TCP {db.server.listen}:{db.server.port} (password logins only)")
+    else:
+        _out("  database  DATABASE_URL")
+    if worker:
+        _out(f"  workers   procrastinate, concurrency {settings.worker_concurrency}")
+    _out("Press Ctrl-C to stop.")
+
+
+def _serve(args: argparse.Namespace, settings: Settings, *, web: bool, worker: bool,
+           migrate_first: bool) -> int:  # fmt: skip
+    from qdx.runner import bind, run
+
+    _install_sigterm()
+    sock = bind(settings.host, settings.port) if web else None
+    try:
+        with open_database(settings) as db:
+            if migrate_first:
+                _report(migrate(db.conninfo, progress=log.info))
+            if web and worker:
+                _banner(settings, db, worker)
+            asyncio.run(run(settings, db.conninfo, web=web, worker=worker, sock=sock))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if sock is not None:
+            sock.close()
+    _err("stopped")
+    return 0
+
+
+def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
+    return _serve(args, settings, web=True, worker=not args.no_worker, migrate_first=True)
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    return _serve(args, settings, web=True, worker=False, migrate_first=False)
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    return _serve(args, settings, web=False, worker=True, migrate_first=False)
+
+
+def _embedded_only(settings: Settings, action: str) -> None:
+    if settings.database_url:
+        raise UserError(f"DATABASE_URL is set: `qdx db {action}` manages only the embedded server")
+
+
+def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
+    action = args.action
+    if action == "url":
+        if settings.database_url:
+            _out(settings.database_url)
+            return 0
+        info = embedded_for(settings).status()
+        if info is None:
+            raise UserError("the embedded PostgreSQL is not running: start it with `qdx db start`")
+        _out(info.url())
+        return 0
+    _embedded_only(settings, action)
+    embedded = embedded_for(settings)
+    if action == "start":
+        info, started = embedded.start()
+        _out(("started" if started else "already running") + f": {info.url()}")
+        return 0
+    if action == "stop":
+        _out("stopped" if embedded.stop() else "not running")
+        return 0
+    info = embedded.status()
+    if info is None:
+        state = "initialized" if embedded.initialized else "not initialized"
+        _out(f"not running ({state}; data directory {embedded.pgdata})")
+        return 3
+    _out(f"running: pid {info.pid}, data directory {info.pgdata}")
+    _out(f"  socket {info.socket_dir} port {info.port}; TCP {info.listen or 'off'}")
+    _out(f"  {info.url()}")
+    return 0
+
+
+def cmd_org_create(args: argparse.Namespace, settings: Settings) -> int:
+    with _connection(settings) as conn:
+        org = tenancy.create_org(conn, args.slug, args.name, args.timezone)
+    _out(f"created org {org.slug} ({org.org_id}, time zone {org.timezone})")
+    return 0
+
+
+def cmd_org_list(args: argparse.Namespace, settings: Settings) -> int:
+    with _connection(settings) as conn:
+        rows = tenancy.list_orgs(conn)
+    for slug, name, tz, teams, endpoints in rows:
+        _out(f"{slug:<24} {name:<32} {tz:<20} teams={teams} endpoints={endpoints}")
+    return 0
+
+
+def cmd_team_create(args: argparse.Namespace, settings: Settings) -> int:
+    with _connection(settings) as conn:
+        team = tenancy.create_team(conn, args.org, args.slug, args.name, args.parent)
+    under = f" under {team.parent}" if team.parent else ""
+    _out(f"created team {team.slug}{under} in {args.org} ({team.team_id})")
+    return 0
+
+
+def cmd_team_list(args: argparse.Namespace, settings: Settings) -> int:
+    with _connection(settings) as conn:
+        rows = tenancy.team_tree(conn, args.org)
+    for row in rows:
+        _out(f"{'  ' * row.depth}{row.slug}" + (f"  ({row.name})" if row.name != row.slug else ""))
+    return 0
+
+
+def _endpoint_url(settings: Settings, source: str, endpoint_id: UUID) -> str:
+    return f"{settings.public_url}/webhooks/{source}/{endpoint_id}"
+
+
+def _check_source(source: str) -> None:
+    if source not in SOURCES:
+        raise InvalidInput(f"unknown source {source!r}; known sources: {', '.join(SOURCES)}")
+
+
+def cmd_source_add(args: argparse.Namespace, settings: Settings) -> int:
+    _check_source(args.source)
+    secret = args.secret or tenancy.new_secret()
+    with _connection(settings) as conn:
+        endpoint = tenancy.add_endpoint(conn, args.org, args.source, secret, args.name)
+    _out(f"endpoint  {endpoint.endpoint_id}")
+    _out(f"url       {_endpoint_url(settings, endpoint.source, endpoint.endpoint_id)}")
+    _out(f"secret    {secret}")
+    return 0
+
+
+def _parse_days(text: str) -> timedelta:
+    if not text.endswith("d") or not text[:-1].isdigit():
+        raise InvalidInput(f"bad grace period {text!r}: use whole days such as 7d")
+    return timedelta(days=int(text[:-1]))
+
+
+def cmd_source_rotate(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        endpoint_id = UUID(args.endpoint)
+    except ValueError:
+        raise InvalidInput(f"bad endpoint id {args.endpoint!r}: expected a UUID") from None
+    grace = _parse_days(args.grace)
+    secret = args.secret or tenancy.new_secret()
+    with _connection(settings) as conn:
+        endpoint, expires = tenancy.rotate_secret(conn, args.org, endpoint_id, secret, grace)
+    _out(f"endpoint  {endpoint.endpoint_id}")
+    _out(f"secret    {secret}")
+    _out(f"the previous secret keeps verifying until {expires:%Y-%m-%d %H:%M %Z}")
+    return 0
+
+
+def cmd_source_list(args: argparse.Namespace, settings: Settings) -> int:
+    with _connection(settings) as conn:
+        rows = tenancy.list_endpoints(conn, args.org)
+    for endpoint_id, source, name, _created, rotated, in_grace, disabled in rows:
+        notes = [n for n, on in (("rotating", in_grace), ("disabled", disabled)) if on]
+        if rotated:
+            notes.append(f"rotated {rotated:%Y-%m-%d}")
+        _out(f"{source:<16} {name:<12} {_endpoint_url(settings, source, endpoint_id)}"
+             + (f"  [{', '.join(notes)}]" if notes else ""))  # fmt: skip
+    return 0
+
+
+def cmd_token_issue(args: argparse.Namespace, settings: Settings) -> int:
+    from web.tokens import issue_token, parse_ttl
+
+    ttl = parse_ttl(args.ttl)
+    subject = args.subject or f"cli:{getpass.getuser()}"
+    with _connection(settings) as conn:
+        token, claims = issue_token(
+            conn,
+            org=args.org,
+            teams=args.team or [],
+            role=args.role,
+            ttl=ttl,
+            subject=subject,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+        )
+    log.info(
+        "token issued",
+        extra={"jti": str(claims.jti), "org_id": str(claims.org_id), "role": claims.role,
+               "expires_at": claims.expires_at.isoformat(), "sub": subject},
+    )  # fmt: skip
+    if args.json:
+        _out(json.dumps({"token": token, "jti": str(claims.jti), "role": claims.role,
+                         "org": str(claims.org_id), "teams": [str(t) for t in claims.team_ids],
+                         "expires_at": claims.expires_at.isoformat()}))  # fmt: skip
+    else:
+        _out(token)
+    return 0
+
+
+# -- parser ---------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command tree (also used by tests to check compose.yaml's commands)."""
+    parser = argparse.ArgumentParser(
+        prog="qdx", description="Quantum.DX: engineering intelligence on PostgreSQL."
+    )
+    parser.add_argument("--version", action="version", version=f"qdx {qdx.__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, handler: Handler, help_text: str, parent: Any = sub) -> Any:
+        p = parent.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(handler=handler)
+        return p
+
+    def http_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--host", help="address to listen on (QDX_HOST, default 127.0.0.1)")
+        p.add_argument("--port", type=int, help="HTTP port (QDX_PORT, default 8000)")
+        p.add_argument("--pg-port", type=int, help="embedded PostgreSQL TCP port (QDX_PG_PORT, default 5433)")  # fmt: skip
+
+    up = command("up", cmd_up, "start everything: database, migrations, web and workers")
+    http_options(up)
+    up.add_argument("--no-worker", action="store_true", help="serve HTTP only")
+    http_options(command("serve", cmd_serve, "serve HTTP (the database must be migrated)"))
+    worker = command("worker", cmd_worker, "run the background workers")
+    worker.add_argument("--concurrency", type=int, help="jobs run at once (QDX_WORKER_CONCURRENCY)")
+    command("migrate", cmd_migrate, "apply schema migrations and SQL functions")
+
+    db = command("db", cmd_db, "manage the embedded PostgreSQL")
+    db.add_argument("action", choices=["start", "stop", "url", "status"])
+    db.add_argument("--pg-port", type=int, help="TCP port (QDX_PG_PORT, default 5433)")
+
+    org = sub.add_parser("org", help="organizations").add_subparsers(dest="action", required=True)
+    p = command("create", cmd_org_create, "create an org", org)
+    p.add_argument("slug")
+    p.add_argument("--name")
+    p.add_argument("--timezone", default="UTC", help="IANA time zone of the org's reports")
+    command("list", cmd_org_list, "list orgs", org)
+
+    team = sub.add_parser("team", help="teams").add_subparsers(dest="action", required=True)
+    p = command("create", cmd_team_create, "create a team", team)
+    p.add_argument("org")
+    p.add_argument("slug")
+    p.add_argument("--parent", help="slug of the parent team")
+    p.add_argument("--name")
+    p = command("list", cmd_team_list, "show an org's team tree", team)
+    p.add_argument("org")
+
+    source = sub.add_parser("source", help="webhook endpoints").add_subparsers(dest="action", required=True)  # fmt: skip
+    p = command("add", cmd_source_add, "add a webhook endpoint; prints its URL and secret", source)
+    p.add_argument("org")
+    p.add_argument("source")
+    p.add_argument("--secret", help="use this secret instead of a generated one")
+    p.add_argument("--name", default="default", help="several endpoints of one source need names")
+    p = command("rotate", cmd_source_rotate, "give an endpoint a new secret", source)
+    p.add_argument("org")
+    p.add_argument("endpoint", help="endpoint id")
+    p.add_argument("--secret", help="use this secret instead of a generated one")
+    p.add_argument("--grace", default="7d", help="how long the old secret keeps verifying (days)")
+    p = command("list", cmd_source_list, "list an org's webhook endpoints", source)
+    p.add_argument("org")
+
+    token = sub.add_parser("token", help="access tokens").add_subparsers(dest="action", required=True)  # fmt: skip
+    p = command("issue", cmd_token_issue, "issue a signed, short-lived access token", token)
+    p.add_argument("org")
+    p.add_argument("--team", action="append", help="limit to a team's subtree (repeatable)")
+    p.add_argument("--role", default="viewer", choices=["viewer", "analyst", "admin", "service"])
+    p.add_argument("--ttl", default="15m", help="lifetime, at most 24h (default 15m)")
+    p.add_argument("--subject", help="who the token is for (default cli:<user>)")
+    p.add_argument("--json", action="store_true", help="print the token with its claims as JSON")
+    return parser
+
+
+def _apply_overrides(args: argparse.Namespace, settings: Settings) -> Settings:
+    changes: dict[str, Any] = {}
+    for option in ("host", "port", "pg_port"):
+        value = getattr(args, option, None)
+        if value is not None:
+            changes[option] = value
+    if getattr(args, "concurrency", None) is not None:
+        changes["worker_concurrency"] = args.concurrency
+    if changes.get("pg_port") == 5432:
+        raise InvalidInput("--pg-port must not be 5432: that port belongs to the machine's PostgreSQL")
+    if "host" in changes or "port" in changes:
+        host = changes.get("host", settings.host)
+        port = changes.get("port", settings.port)
+        default_url = f"http://{settings.host}:{settings.port}"
+        if settings.public_url == default_url:
+            changes["public_url"] = f"http://{host}:{port}"
+            if settings.jwt_audience == default_url:
+                changes["jwt_audience"] = changes["public_url"]
+            if settings.jwt_issuer == default_url:
+                changes["jwt_issuer"] = changes["public_url"]
+    return replace(settings, **changes)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `qdx`; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = _apply_overrides(args, Settings.from_env())
+        logs.configure(settings.log_level, settings.log_format)
+        handler: Handler = args.handler
+        return handler(args, settings)
+    except UserError as exc:
+        _err(f"qdx: error: {exc}")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130

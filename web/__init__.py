@@ -1,0 +1,1 @@
+"""The ASGI application: webhooks, GraphQL, REST, MCP, health and metrics."""

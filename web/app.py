@@ -1,0 +1,56 @@
+"""The Starlette application."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from psycopg_pool import AsyncConnectionPool
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute, Route
+
+from db.migrate import head_revision, sql_files
+from qdx.settings import Settings
+from web.health import Readiness, healthz
+from web.prom import Metrics, MetricsMiddleware
+
+
+def create_app(settings: Settings, conninfo: str) -> Starlette:
+    """The whole HTTP surface, bound to one database."""
+    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        conninfo,
+        min_size=1,
+        max_size=settings.pool_max_size,
+        open=False,
+        name="web",
+        kwargs={"application_name": "qdx-web"},
+    )
+    readiness = Readiness(pool, head_revision(), sql_files())
+    metrics = Metrics()
+    metrics.watch_pool(pool.get_stats)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # wait=False: the process serves /healthz (and a 503 /readyz) while the database
+        # is still coming up.
+        await pool.open(wait=False)
+        app.state.pool = pool
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    routes: list[BaseRoute] = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readiness.endpoint, methods=["GET"]),
+        Route("/metrics", metrics.endpoint, methods=["GET"]),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[Middleware(MetricsMiddleware, metrics=metrics, routes=lambda: routes)],
+    )
+    app.state.settings = settings
+    return app

@@ -1,0 +1,1 @@
+"""Background work: procrastinate jobs (retries, locks, schedules) and queue consumers."""
