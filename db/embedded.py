@@ -71,7 +71,9 @@ class ServerInfo:
 
     def conninfo(self, dbname: str = DATABASE) -> str:
         """A libpq connection string over the unix socket, as the superuser."""
-        return make_conninfo(host=str(self.socket_dir), port=self.port, user=SUPERUSER, dbname=dbname)
+        return make_conninfo(
+            host=str(self.socket_dir), port=self.port, user=SUPERUSER, dbname=dbname
+        )
 
     def url(self, dbname: str = DATABASE) -> str:
         """The same connection as a postgresql:// URL (psql and psycopg accept it)."""
@@ -173,8 +175,8 @@ class EmbeddedPostgres:
             running = self.status()
             if running is not None:
                 return running, False
-            self._clear_stale_pidfile()
             self._ensure_initdb()
+            self._clear_stale_pidfile()
             socket_dir = self._socket_dir()
             options = ["-p", str(self.port), "-k", str(socket_dir), "-h", self.listen or ""]
             if not self.durable:
@@ -195,7 +197,9 @@ class EmbeddedPostgres:
                 raise EmbeddedError(self._start_failure(result.stdout + result.stderr))
             info = self._wait_ready(timeout)
             self._ensure_database(info)
-            log.info("embedded postgres started", extra={"pgdata": str(self.pgdata), "pid": info.pid})
+            log.info(
+                "embedded postgres started", extra={"pgdata": str(self.pgdata), "pid": info.pid}
+            )
             return info, True
 
     def stop(self, timeout: float = 60.0) -> bool:
@@ -227,22 +231,38 @@ class EmbeddedPostgres:
         # Temporary files, not pipes: pg_ctl's postmaster inherits the descriptors and a
         # pipe would never reach end-of-file while the server runs.
         with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-            proc = subprocess.run(  # noqa: PLW1510 (returncode checked by callers)
-                args, stdout=out, stderr=err, text=True, user=user, cwd="/", **kwargs  # type: ignore[call-overload]
+            proc = subprocess.run(
+                args,
+                stdout=out,
+                stderr=err,
+                text=True,
+                user=user,
+                cwd="/",
+                **kwargs,  # type: ignore[call-overload]
             )
             out.seek(0)
             err.seek(0)
             return subprocess.CompletedProcess(args, proc.returncode, out.read(), err.read())
 
     def _clear_stale_pidfile(self) -> None:
-        """Remove a postmaster.pid left by a crash (its process is gone or is not ours)."""
-        info = self._pidfile_info()
+        """Remove the lock files a crash left behind (postmaster.pid and the socket's).
+
+        PostgreSQL removes them itself unless the pid they name still exists; after a crash
+        that pid may be an unreaped zombie or, later, an unrelated process.
+        """
         pidfile = self.pgdata / "postmaster.pid"
-        if not pidfile.exists():
-            return
-        if info is None or not _postgres_process_alive(info.pid, self.pgdata):
+        info = self._pidfile_info()
+        if pidfile.exists() and (
+            info is None or not _postgres_process_alive(info.pid, self.pgdata)
+        ):
             log.warning("removing stale postmaster.pid", extra={"pgdata": str(self.pgdata)})
             pidfile.unlink(missing_ok=True)
+        for lock in self._socket_dir().glob(".s.PGSQL.*.lock"):
+            first = lock.read_text().splitlines()[:1]
+            pid = int(first[0]) if first and first[0].strip().isdigit() else 0
+            if not _postgres_process_alive(pid, self.pgdata):
+                lock.unlink(missing_ok=True)
+                Path(str(lock)[: -len(".lock")]).unlink(missing_ok=True)
 
     def _prepare_permissions(self) -> None:
         if not _is_root():
@@ -306,18 +326,19 @@ class EmbeddedPostgres:
         return folder
 
     def _start_failure(self, output: str) -> str:
-        tail = ""
+        lines: list[str] = []
         with contextlib.suppress(OSError):
             lines = [ln for ln in self.logfile.read_text().splitlines() if ln.strip()]
-            errors = [ln for ln in lines if "FATAL" in ln or "ERROR" in ln or "LOG:  could not" in ln]
-            tail = (errors or lines)[-1] if lines else ""
-        if not tail and output.strip():
-            tail = output.strip().splitlines()[-1]
-        reason = tail or "no message"
-        hint = ""
-        if "Address already in use" in reason or "could not bind" in reason:
-            hint = f"; port {self.port} is taken: choose another with --pg-port or QDX_PG_PORT"
-        return f"embedded PostgreSQL did not start ({reason}){hint}; log: {self.logfile}"
+        lines += output.strip().splitlines()
+        in_use = [ln for ln in lines if "Address already in use" in ln]
+        if in_use:
+            return (
+                f"embedded PostgreSQL did not start: port {self.port} is taken "
+                f"(choose another with --pg-port or QDX_PG_PORT); log: {self.logfile}"
+            )
+        fatal = [ln for ln in lines if "FATAL" in ln or "ERROR" in ln]
+        reason = (fatal or lines or ["no message"])[-1]
+        return f"embedded PostgreSQL did not start ({reason}); log: {self.logfile}"
 
     def _wait_ready(self, timeout: float) -> ServerInfo:
         deadline = time.monotonic() + timeout

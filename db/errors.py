@@ -18,12 +18,15 @@ from qdx.errors import AlreadyExists, InvalidInput, NotFound
 _UNIQUE = {
     "orgs_slug_key": "an org with this slug already exists",
     "teams_org_id_slug_key": "a team with this slug already exists in the org",
-    "webhook_endpoints_org_id_source_name_key": "this org already has an endpoint of that name for the source",
+    "webhook_endpoints_org_id_source_name_key": (
+        "this org already has an endpoint of that name for the source"
+    ),
     "api_clients_org_id_name_key": "an API client with this name already exists in the org",
 }
+_SLUG_RULE = "a slug is 1-63 characters of a-z, 0-9 and '-', starting with a letter or digit"
 _CHECK = {
-    "orgs_slug_check": "a slug is 1-63 characters of a-z, 0-9 and '-', starting with a letter or digit",
-    "teams_slug_check": "a slug is 1-63 characters of a-z, 0-9 and '-', starting with a letter or digit",
+    "orgs_slug_check": _SLUG_RULE,
+    "teams_slug_check": _SLUG_RULE,
     "webhook_endpoints_source_check": "a source name is 2-40 characters of a-z, 0-9 and '_'",
     "webhook_endpoints_secret_check": "a webhook secret must be at least 16 characters long",
     "api_clients_role_check": "role must be viewer, analyst, admin or service",

@@ -170,7 +170,9 @@ def pending(conninfo: str, root: Path = PROJECT_ROOT) -> list[str]:
         if exists and exists[0]:
             row = conn.execute(QUERIES["alembic_version"]).fetchone()
             current = row[0] if row else None
-        recorded = dict(conn.execute(QUERIES["sql_file_checksums"]).fetchall()) if current else {}
+        recorded: dict[str, str] = {}
+        if current:
+            recorded = dict(conn.execute(QUERIES["sql_file_checksums"]).fetchall())
     return pending_work(head_revision(root), sql_files(root), current, recorded)
 
 

@@ -66,7 +66,7 @@ def create_org(conn: Conn, slug: str, name: str | None = None, timezone: str = "
 
 def list_orgs(conn: Conn) -> list[tuple[str, str, str, int, int]]:
     """Every org: slug, name, time zone, team count, endpoint count."""
-    return [tuple(r) for r in conn.execute(QUERIES["list_orgs"]).fetchall()]  # type: ignore[misc]
+    return [(r[0], r[1], r[2], r[3], r[4]) for r in conn.execute(QUERIES["list_orgs"]).fetchall()]
 
 
 def create_team(

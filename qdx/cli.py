@@ -303,7 +303,9 @@ def build_parser() -> argparse.ArgumentParser:
     def http_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--host", help="address to listen on (QDX_HOST, default 127.0.0.1)")
         p.add_argument("--port", type=int, help="HTTP port (QDX_PORT, default 8000)")
-        p.add_argument("--pg-port", type=int, help="embedded PostgreSQL TCP port (QDX_PG_PORT, default 5433)")  # fmt: skip
+        p.add_argument(
+            "--pg-port", type=int, help="embedded PostgreSQL TCP port (QDX_PG_PORT, default 5433)"
+        )
 
     up = command("up", cmd_up, "start everything: database, migrations, web and workers")
     http_options(up)
@@ -333,7 +335,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("list", cmd_team_list, "show an org's team tree", team)
     p.add_argument("org")
 
-    source = sub.add_parser("source", help="webhook endpoints").add_subparsers(dest="action", required=True)  # fmt: skip
+    source = sub.add_parser("source", help="webhook endpoints").add_subparsers(
+        dest="action", required=True
+    )
     p = command("add", cmd_source_add, "add a webhook endpoint; prints its URL and secret", source)
     p.add_argument("org")
     p.add_argument("source")
@@ -347,7 +351,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("list", cmd_source_list, "list an org's webhook endpoints", source)
     p.add_argument("org")
 
-    token = sub.add_parser("token", help="access tokens").add_subparsers(dest="action", required=True)  # fmt: skip
+    token = sub.add_parser("token", help="access tokens").add_subparsers(
+        dest="action", required=True
+    )
     p = command("issue", cmd_token_issue, "issue a signed, short-lived access token", token)
     p.add_argument("org")
     p.add_argument("--team", action="append", help="limit to a team's subtree (repeatable)")
@@ -367,7 +373,9 @@ def _apply_overrides(args: argparse.Namespace, settings: Settings) -> Settings:
     if getattr(args, "concurrency", None) is not None:
         changes["worker_concurrency"] = args.concurrency
     if changes.get("pg_port") == 5432:
-        raise InvalidInput("--pg-port must not be 5432: that port belongs to the machine's PostgreSQL")
+        raise InvalidInput(
+            "--pg-port must not be 5432: that port belongs to the machine's PostgreSQL"
+        )
     if "host" in changes or "port" in changes:
         host = changes.get("host", settings.host)
         port = changes.get("port", settings.port)

@@ -23,7 +23,12 @@ _MASKS = (
     # Bearer credentials in echoed headers.
     (re.compile(r"(Bearer\s+)\S+", re.I), r"\1[redacted]"),
 )
-_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+# Record attributes that are not extras; uvicorn's color_message duplicates msg with ANSI codes.
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "color_message",
+}
 
 
 def redact(text: str) -> str:
@@ -84,8 +89,10 @@ def configure(level: str = "INFO", fmt: str = "auto") -> None:
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if use_json else TextFormatter())
+    handler.set_name("qdx")
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    # Replace only our own handler: others (a test runner's capture) stay.
+    root.handlers[:] = [h for h in root.handlers if h.get_name() != "qdx"] + [handler]
     root.setLevel(level)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "procrastinate"):
         lib = logging.getLogger(name)

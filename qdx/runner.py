@@ -38,7 +38,8 @@ def bind(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         raise UserError(
-            f"cannot listen on {host}:{port} ({exc.strerror}): choose another with --port or QDX_PORT"
+            f"cannot listen on {host}:{port} ({exc.strerror}): "
+            "choose another with --port or QDX_PORT"
         ) from None
     sock.set_inheritable(True)
     return sock
@@ -72,10 +73,11 @@ async def run(
     if worker:
         jobs["worker"] = run_worker(conninfo, concurrency=settings.worker_concurrency)
     tasks = {asyncio.create_task(coro, name=name): name for name, coro in jobs.items()}
-    stopper = asyncio.create_task(stop.wait(), name="signal")
+    stopper: asyncio.Task[Any] = asyncio.create_task(stop.wait(), name="signal")
     try:
-        done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
-        ended = [tasks[t] for t in done if t in tasks]
+        waited: list[asyncio.Task[Any]] = [*tasks, stopper]
+        done, _ = await asyncio.wait(waited, return_when=asyncio.FIRST_COMPLETED)
+        ended = [name for task, name in tasks.items() if task in done]
         if ended:
             log.error("stopping: a component ended on its own", extra={"component": ended[0]})
     finally:

@@ -51,7 +51,9 @@ def parse_ttl(text: str) -> timedelta:
     """'15m', '1h', '90s', '1h30m' -> timedelta; positive and at most 24h."""
     match = _TTL.match(text.strip())
     if not text.strip() or match is None:
-        raise InvalidInput(f"bad ttl {text!r}: use hours, minutes and seconds such as 15m, 1h, 1h30m")
+        raise InvalidInput(
+            f"bad ttl {text!r}: use hours, minutes and seconds such as 15m, 1h, 1h30m"
+        )
     parts = {k: int(v) for k, v in match.groupdict(default="0").items()}
     ttl = timedelta(hours=parts["h"], minutes=parts["m"], seconds=parts["s"])
     if ttl <= timedelta(0):

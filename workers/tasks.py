@@ -12,7 +12,7 @@ JOB_RETENTION_HOURS = 24 * 14
 
 @blueprint.periodic(cron="17 3 * * *", periodic_id="prune_finished_jobs")
 @blueprint.task(
-    name="qdx.prune_finished_jobs", queue="maintenance", queueing_lock="prune", pass_context=True
+    name="prune_finished_jobs", queue="maintenance", queueing_lock="prune", pass_context=True
 )
 async def prune_finished_jobs(context: JobContext, timestamp: int) -> None:
     """Delete succeeded and cancelled jobs older than the retention period, daily."""
