@@ -1,0 +1,1 @@
+"""Benchmarks. Results are ratios against the bare database in the same run."""
