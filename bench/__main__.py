@@ -43,7 +43,9 @@ def timed(fn: Callable[[], object], rounds: int = ROUNDS) -> float:
 
 def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="qdx-bench-"))
-    server = EmbeddedPostgres(home, port=55000 + uuid.uuid4().int % 5000, listen=None, durable=False)
+    server = EmbeddedPostgres(
+        home, port=55000 + uuid.uuid4().int % 5000, listen=None, durable=False
+    )
     info, _ = server.start()
     results: dict[str, float] = {}
     try:
@@ -63,7 +65,9 @@ def main() -> None:
         template = create(None)
         results["migrate_empty_s"] = timed(lambda: migrate(info.conninfo(template)), rounds=1)
         results["migrate_noop_s"] = timed(lambda: migrate(info.conninfo(template)), rounds=5)
-        admin.execute(sql.SQL("ALTER DATABASE {} IS_TEMPLATE true").format(sql.Identifier(template)))
+        admin.execute(
+            sql.SQL("ALTER DATABASE {} IS_TEMPLATE true").format(sql.Identifier(template))
+        )
 
         results["bare_create_db_s"] = timed(lambda: drop(create(None)))
         results["clone_template_s"] = timed(lambda: drop(create(template)))
@@ -87,7 +91,8 @@ def main() -> None:
         shutil.rmtree(home, ignore_errors=True)
 
     ratios = {
-        "clone_template / bare_create_db": results["clone_template_s"] / results["bare_create_db_s"],
+        "clone_template / bare_create_db": results["clone_template_s"]
+        / results["bare_create_db_s"],
         "rolled_back_txn / bare_create_db": results["rolled_back_txn_s"]
         / results["bare_create_db_s"],
         "readyz / bare_select_1": results["readyz_s"] / results["bare_select_1_s"],
@@ -99,7 +104,9 @@ def main() -> None:
         print(f"{name:<36} {ratio:10.3g}x")
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
-    (out / "foundation.json").write_text(json.dumps({"seconds": results, "ratios": ratios}, indent=2))
+    (out / "foundation.json").write_text(
+        json.dumps({"seconds": results, "ratios": ratios}, indent=2)
+    )
 
 
 if __name__ == "__main__":

@@ -65,20 +65,19 @@ def embedded_for(settings: Settings) -> EmbeddedPostgres:
 
 
 @contextlib.contextmanager
-def open_database(settings: Settings, *, stop_after: bool = True) -> Iterator[Database]:
+def open_database(settings: Settings) -> Iterator[Database]:
     """The configured database, starting the embedded server when there is no DATABASE_URL.
 
-    An embedded server that this call started is stopped again on leaving (unless
-    stop_after is False); one that was already running is left as it was.
+    An embedded server started on demand stops when the last process using it is done;
+    one started with `qdx db start` keeps running.
     """
     if settings.database_url:
         check_server(settings.database_url)
         yield Database(conninfo=settings.database_url)
         return
     embedded = embedded_for(settings)
-    info, started = embedded.start()
+    info, started = embedded.acquire()
     try:
         yield Database(info.conninfo(), info, embedded, started)
     finally:
-        if started and stop_after:
-            embedded.stop()
+        embedded.release()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import json
 import logging
 import os
 import shlex
@@ -170,58 +171,115 @@ class EmbeddedPostgres:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def start(self, timeout: float = 60.0) -> tuple[ServerInfo, bool]:
-        """Start the server unless one already runs; returns (info, started_by_us)."""
+        """Start the server unless one runs, and keep it running until `stop` (qdx db start);
+        returns (info, started_by_this_call)."""
         with self._lock():
-            running = self.status()
-            if running is not None:
-                return running, False
-            self._ensure_initdb()
-            self._clear_stale_pidfile()
-            socket_dir = self._socket_dir()
-            options = ["-p", str(self.port), "-k", str(socket_dir), "-h", self.listen or ""]
-            if not self.durable:
-                options += ["-c", "fsync=off", "-c", "synchronous_commit=off"]
-                options += ["-c", "full_page_writes=off"]
-            args = [
-                str(BIN_DIR / "pg_ctl"),
-                "-D", str(self.pgdata),
-                "-l", str(self.logfile),
-                "-w", "-t", str(int(timeout)),
-                "-o", " ".join(shlex.quote(o) for o in options),
-                "start",
-            ]  # fmt: skip
-            # A session of its own: Ctrl-C in our terminal must not reach the postmaster;
-            # we stop it ourselves, in order.
-            result = self._run(args, start_new_session=True)
-            if result.returncode != 0:
-                raise EmbeddedError(self._start_failure(result.stdout + result.stderr))
-            info = self._wait_ready(timeout)
-            self._ensure_database(info)
-            log.info(
-                "embedded postgres started", extra={"pgdata": str(self.pgdata), "pid": info.pid}
-            )
-            return info, True
+            info, started = self._start_locked(timeout)
+            self._autostarted.unlink(missing_ok=True)
+            return info, started
 
     def stop(self, timeout: float = 60.0) -> bool:
-        """Stop the server (fast shutdown); returns False when none was running."""
+        """Stop the server (fast shutdown) whoever uses it; False when none was running."""
         with self._lock():
-            info = self._pidfile_info()
-            if info is None or not _postgres_process_alive(info.pid, self.pgdata):
-                self._clear_stale_pidfile()
+            self._autostarted.unlink(missing_ok=True)
+            self._users.unlink(missing_ok=True)
+            return self._stop_locked(timeout)
+
+    def acquire(self, timeout: float = 60.0) -> tuple[ServerInfo, bool]:
+        """Use the server from this process, starting it on demand when none runs.
+
+        A server started on demand stops when its last user calls `release`, so
+        concurrent commands share it and the last one out leaves no process behind.
+        """
+        with self._lock():
+            info, started = self._start_locked(timeout)
+            if started:
+                self._autostarted.write_text(str(os.getpid()))
+            users = self._live_users()
+            self._users.write_text(json.dumps([*users, os.getpid()]))
+            return info, started
+
+    def release(self, timeout: float = 60.0) -> bool:
+        """Stop using the server; stops it when it was started on demand and nobody else
+        uses it. Returns True when this call stopped it."""
+        with self._lock():
+            users = self._live_users()
+            if os.getpid() in users:
+                users.remove(os.getpid())
+            self._users.write_text(json.dumps(users))
+            if users or not self._autostarted.exists():
                 return False
-            args = [str(BIN_DIR / "pg_ctl"), "-D", str(self.pgdata), "-m", "fast"]
-            result = self._run([*args, "-w", "-t", str(int(timeout)), "stop"])
-            if result.returncode != 0 and _postgres_process_alive(info.pid, self.pgdata):
-                log.warning("pg_ctl stop failed; sending SIGQUIT", extra={"pid": info.pid})
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(info.pid, signal.SIGQUIT)
-                deadline = time.monotonic() + 10
-                while _postgres_process_alive(info.pid, self.pgdata):
-                    if time.monotonic() > deadline:
-                        raise EmbeddedError(f"could not stop PostgreSQL (pid {info.pid})")
-                    time.sleep(0.1)
-            log.info("embedded postgres stopped", extra={"pgdata": str(self.pgdata)})
-            return True
+            self._autostarted.unlink(missing_ok=True)
+            return self._stop_locked(timeout)
+
+    @property
+    def _users(self) -> Path:
+        return self.home / ".server.users"
+
+    @property
+    def _autostarted(self) -> Path:
+        return self.home / ".server.autostarted"
+
+    def _live_users(self) -> list[int]:
+        """Processes registered with `acquire` that still exist."""
+        try:
+            pids = [int(p) for p in json.loads(self._users.read_text())]
+        except (FileNotFoundError, ValueError, TypeError):
+            return []
+        alive = []
+        for pid in pids:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                    alive.append(pid)
+        return alive
+
+    def _start_locked(self, timeout: float) -> tuple[ServerInfo, bool]:
+        running = self.status()
+        if running is not None:
+            return running, False
+        self._ensure_initdb()
+        self._clear_stale_pidfile()
+        socket_dir = self._socket_dir()
+        options = ["-p", str(self.port), "-k", str(socket_dir), "-h", self.listen or ""]
+        if not self.durable:
+            options += ["-c", "fsync=off", "-c", "synchronous_commit=off"]
+            options += ["-c", "full_page_writes=off"]
+        args = [
+            str(BIN_DIR / "pg_ctl"),
+            "-D", str(self.pgdata),
+            "-l", str(self.logfile),
+            "-w", "-t", str(int(timeout)),
+            "-o", " ".join(shlex.quote(o) for o in options),
+            "start",
+        ]  # fmt: skip
+        # A session of its own: Ctrl-C in our terminal must not reach the postmaster;
+        # we stop it ourselves, in order.
+        result = self._run(args, start_new_session=True)
+        if result.returncode != 0:
+            raise EmbeddedError(self._start_failure(result.stdout + result.stderr))
+        info = self._wait_ready(timeout)
+        self._ensure_database(info)
+        log.info("embedded postgres started", extra={"pgdata": str(self.pgdata), "pid": info.pid})
+        return info, True
+
+    def _stop_locked(self, timeout: float) -> bool:
+        info = self._pidfile_info()
+        if info is None or not _postgres_process_alive(info.pid, self.pgdata):
+            self._clear_stale_pidfile()
+            return False
+        args = [str(BIN_DIR / "pg_ctl"), "-D", str(self.pgdata), "-m", "fast"]
+        result = self._run([*args, "-w", "-t", str(int(timeout)), "stop"])
+        if result.returncode != 0 and _postgres_process_alive(info.pid, self.pgdata):
+            log.warning("pg_ctl stop failed; sending SIGQUIT", extra={"pid": info.pid})
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(info.pid, signal.SIGQUIT)
+            deadline = time.monotonic() + 10
+            while _postgres_process_alive(info.pid, self.pgdata):
+                if time.monotonic() > deadline:
+                    raise EmbeddedError(f"could not stop PostgreSQL (pid {info.pid})")
+                time.sleep(0.1)
+        log.info("embedded postgres stopped", extra={"pgdata": str(self.pgdata)})
+        return True
 
     # -- helpers -----------------------------------------------------------------------
 

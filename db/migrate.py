@@ -20,6 +20,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 from db.queries import QUERIES
@@ -130,9 +131,12 @@ def migrate(
                 progress(f"applied {path}")
             for path in result.sql_orphaned:
                 progress(f"warning: {path} was applied before and is gone; its objects remain")
-    except psycopg.Error as exc:
-        message = (exc.diag.message_primary or str(exc)).strip()
-        where = f" ({exc.diag.context.splitlines()[0]})" if exc.diag.context else ""
+    except (psycopg.Error, DBAPIError) as exc:
+        error = exc.orig if isinstance(exc, DBAPIError) else exc
+        diag = getattr(error, "diag", None)
+        message = (getattr(diag, "message_primary", None) or str(error)).strip()
+        context = getattr(diag, "context", None)
+        where = f" ({context.splitlines()[0]})" if context else ""
         raise MigrationError(f"migration failed, nothing was changed: {message}{where}") from exc
     finally:
         engine.dispose()

@@ -21,11 +21,11 @@ import psycopg
 
 import qdx
 from db import tenancy
-from db.connect import Database, embedded_for, open_database
-from db.migrate import MigrateResult, migrate
+from db.connect import Database, check_server, embedded_for, open_database
+from db.migrate import MigrateResult, migrate, pending
 from qdx import logs
 from qdx.errors import InvalidInput, UserError
-from qdx.settings import Settings
+from qdx.settings import Settings, default_public_url
 from sources import SOURCES
 
 log = logging.getLogger("qdx")
@@ -110,7 +110,7 @@ def _serve(args: argparse.Namespace, settings: Settings, *, web: bool, worker: b
         with open_database(settings) as db:
             if migrate_first:
                 _report(migrate(db.conninfo, progress=log.info))
-            if web and worker:
+            if web:
                 _banner(settings, db, worker)
             asyncio.run(run(settings, db.conninfo, web=web, worker=worker, sock=sock))
     except KeyboardInterrupt:
@@ -150,6 +150,10 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
             raise UserError("the embedded PostgreSQL is not running: start it with `qdx db start`")
         _out(info.url())
         return 0
+    if action == "status" and settings.database_url:
+        check_server(settings.database_url)
+        _out("reachable: DATABASE_URL")
+        return _migration_state(settings.database_url)
     _embedded_only(settings, action)
     embedded = embedded_for(settings)
     if action == "start":
@@ -167,6 +171,16 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
     _out(f"running: pid {info.pid}, data directory {info.pgdata}")
     _out(f"  socket {info.socket_dir} port {info.port}; TCP {info.listen or 'off'}")
     _out(f"  {info.url()}")
+    return _migration_state(info.conninfo())
+
+
+def _migration_state(conninfo: str) -> int:
+    """Print whether the database is migrated: exit 0 when it is, 4 when it is not."""
+    todo = pending(conninfo)
+    if todo:
+        _out(f"not migrated: {'; '.join(todo)} (run `qdx migrate`)")
+        return 4
+    _out("migrated")
     return 0
 
 
@@ -310,6 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     up = command("up", cmd_up, "start everything: database, migrations, web and workers")
     http_options(up)
     up.add_argument("--no-worker", action="store_true", help="serve HTTP only")
+    up.add_argument("--concurrency", type=int, help="jobs run at once (QDX_WORKER_CONCURRENCY)")
     http_options(command("serve", cmd_serve, "serve HTTP (the database must be migrated)"))
     worker = command("worker", cmd_worker, "run the background workers")
     worker.add_argument("--concurrency", type=int, help="jobs run at once (QDX_WORKER_CONCURRENCY)")
@@ -371,21 +386,22 @@ def _apply_overrides(args: argparse.Namespace, settings: Settings) -> Settings:
         if value is not None:
             changes[option] = value
     if getattr(args, "concurrency", None) is not None:
+        if args.concurrency < 1:
+            raise InvalidInput("--concurrency must be at least 1")
         changes["worker_concurrency"] = args.concurrency
     if changes.get("pg_port") == 5432:
         raise InvalidInput(
             "--pg-port must not be 5432: that port belongs to the machine's PostgreSQL"
         )
     if "host" in changes or "port" in changes:
-        host = changes.get("host", settings.host)
-        port = changes.get("port", settings.port)
-        default_url = f"http://{settings.host}:{settings.port}"
-        if settings.public_url == default_url:
-            changes["public_url"] = f"http://{host}:{port}"
-            if settings.jwt_audience == default_url:
-                changes["jwt_audience"] = changes["public_url"]
-            if settings.jwt_issuer == default_url:
-                changes["jwt_issuer"] = changes["public_url"]
+        # Defaults that follow the address follow the flags too; explicit settings stay.
+        before = default_public_url(settings.host, settings.port)
+        after = default_public_url(
+            changes.get("host", settings.host), changes.get("port", settings.port)
+        )
+        for name in ("public_url", "jwt_audience", "jwt_issuer"):
+            if getattr(settings, name) == before:
+                changes[name] = after
     return replace(settings, **changes)
 
 

@@ -11,14 +11,35 @@ from qdx.errors import InvalidInput
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-def _int(env: dict[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _str(env: dict[str, str], name: str, default: str) -> str:
+    """A variable's value; set but empty counts as unset."""
+    value = env.get(name, "").strip()
+    return value or default
+
+
+def _int(env: dict[str, str], name: str, default: int, minimum: int = 1) -> int:
+    raw = _str(env, name, "")
+    if raw == "":
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise InvalidInput(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise InvalidInput(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def default_public_url(host: str, port: int) -> str:
+    """Where this process is reached when QDX_PUBLIC_URL is not set."""
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 (listening everywhere; reached on loopback)
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
 
 
 @dataclass(frozen=True)
@@ -37,36 +58,38 @@ class Settings:
     log_format: str
     pool_max_size: int
     worker_concurrency: int
-    allowed_hosts: tuple[str, ...]
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         """Read settings from the environment (or the mapping given)."""
         env = dict(os.environ if env is None else env)
-        host = env.get("QDX_HOST", "127.0.0.1")
+        host = _str(env, "QDX_HOST", "127.0.0.1")
         port = _int(env, "QDX_PORT", 8000)
-        public_url = env.get("QDX_PUBLIC_URL", f"http://{host}:{port}").rstrip("/")
-        log_format = env.get("QDX_LOG_FORMAT", "auto")
+        public_url = _str(env, "QDX_PUBLIC_URL", default_public_url(host, port)).rstrip("/")
+        log_format = _str(env, "QDX_LOG_FORMAT", "auto")
         if log_format not in ("auto", "json", "text"):
             raise InvalidInput(f"QDX_LOG_FORMAT must be auto, json or text, got {log_format!r}")
+        log_level = _str(env, "QDX_LOG_LEVEL", "INFO").upper()
+        if log_level not in LOG_LEVELS:
+            raise InvalidInput(
+                f"QDX_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {log_level!r}"
+            )
         pg_port = _int(env, "QDX_PG_PORT", 5433)
         if pg_port == 5432:
             raise InvalidInput(
                 "QDX_PG_PORT must not be 5432: that port belongs to the machine's own PostgreSQL"
             )
-        hosts = env.get("QDX_ALLOWED_HOSTS", "")
         return cls(
-            database_url=env.get("DATABASE_URL") or None,
-            home=Path(env.get("QDX_HOME", ".qdx")).expanduser().absolute(),
+            database_url=_str(env, "DATABASE_URL", "") or None,
+            home=Path(_str(env, "QDX_HOME", ".qdx")).expanduser().absolute(),
             host=host,
             port=port,
             pg_port=pg_port,
             public_url=public_url,
-            jwt_issuer=env.get("QDX_JWT_ISSUER", public_url),
-            jwt_audience=env.get("QDX_JWT_AUDIENCE", public_url),
-            log_level=env.get("QDX_LOG_LEVEL", "INFO").upper(),
+            jwt_issuer=_str(env, "QDX_JWT_ISSUER", public_url),
+            jwt_audience=_str(env, "QDX_JWT_AUDIENCE", public_url),
+            log_level=log_level,
             log_format=log_format,
             pool_max_size=_int(env, "QDX_POOL_MAX_SIZE", 10),
             worker_concurrency=_int(env, "QDX_WORKER_CONCURRENCY", 4),
-            allowed_hosts=tuple(h.strip() for h in hosts.split(",") if h.strip()),
         )

@@ -241,3 +241,16 @@ def test_signing_key_is_created_once(conn: psycopg.Connection[Any]) -> None:
     issue_token(conn, ttl=timedelta(minutes=1), **kwargs)
     issue_token(conn, ttl=timedelta(minutes=1), **kwargs)
     assert conn.execute("SELECT count(*) FROM auth.signing_keys").fetchone() == (1,)
+
+
+def test_db_status_reports_migration_state(
+    qdx_env: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    empty_database: str,
+) -> None:  # fmt: skip
+    code, out, _ = run(capsys, "db", "status")
+    assert code == 0
+    assert out.splitlines() == ["reachable: DATABASE_URL", "migrated"]
+    monkeypatch.setenv("DATABASE_URL", empty_database)
+    code, out, _ = run(capsys, "db", "status")
+    assert code == 4
+    assert "not migrated: schema at revision (empty)" in out

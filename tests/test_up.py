@@ -91,29 +91,32 @@ def test_up_serves_and_stops_cleanly(home: Path, sig: signal.Signals) -> None:
     assert status(f"http://127.0.0.1:{port}/healthz") is None
 
 
-def test_second_up_reuses_the_running_database(home: Path) -> None:
+@pytest.mark.parametrize("owner_stops_first", [False, True])
+def test_second_up_shares_the_running_database(home: Path, owner_stops_first: bool) -> None:
     pg_port = free_port()
-    first_port, second_port = free_port(), free_port()
-    first = start_up(home, first_port, pg_port)
-    second = None
+    ports = [free_port(), free_port()]
+    procs: list[subprocess.Popen[str]] = []
     try:
-        wait_ready(first_port, first)
-        owner = postgres_processes(home)
-        second = start_up(home, second_port, pg_port)
-        wait_ready(second_port, second)
-        second.send_signal(signal.SIGINT)
-        second.communicate(timeout=30)
-        assert second.returncode == 0
-        # The second process attached; stopping it leaves the server it did not start.
-        assert {p.pid for p in postgres_processes(home)} >= {owner[0].pid}
-        assert status(f"http://127.0.0.1:{first_port}/readyz") == 200
-        first.send_signal(signal.SIGINT)
-        first.communicate(timeout=30)
-        assert first.returncode == 0
+        procs.append(start_up(home, ports[0], pg_port))
+        wait_ready(ports[0], procs[0])
+        server_pid = postgres_processes(home)[0].pid
+        procs.append(start_up(home, ports[1], pg_port))
+        wait_ready(ports[1], procs[1])
+        first, last = (0, 1) if owner_stops_first else (1, 0)
+        procs[first].send_signal(signal.SIGINT)
+        procs[first].communicate(timeout=30)
+        assert procs[first].returncode == 0
+        # The server outlives whichever process leaves first...
+        assert server_pid in {p.pid for p in postgres_processes(home)}
+        assert status(f"http://127.0.0.1:{ports[last]}/readyz") == 200
+        # ...and stops with the last one.
+        procs[last].send_signal(signal.SIGINT)
+        procs[last].communicate(timeout=30)
+        assert procs[last].returncode == 0
         assert postgres_processes(home) == []
     finally:
-        for proc in (first, second):
-            if proc is not None and proc.poll() is None:
+        for proc in procs:
+            if proc.poll() is None:
                 proc.kill()
 
 
@@ -129,4 +132,23 @@ def test_taken_http_port_is_a_one_line_error(home: Path) -> None:
     assert proc.returncode == 2
     assert f"qdx: error: cannot listen on 127.0.0.1:{port}" in err
     assert "Traceback" not in err
+    assert postgres_processes(home) == []
+
+
+def test_concurrent_commands_share_an_on_demand_server(home: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env.update(QDX_HOME=str(home), QDX_LOG_FORMAT="json", QDX_PG_PORT=str(free_port()))
+    cmds = [["migrate"], ["migrate"], ["migrate"], ["org", "list"]]
+    procs = [
+        subprocess.Popen([sys.executable, "-m", "qdx", *cmd], env=env, text=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for cmd in cmds
+    ]  # fmt: skip
+    results = [p.communicate(timeout=120) for p in procs]
+    codes = [p.returncode for p in procs]
+    # `org list` may run before the schema exists; it then says so in one line.
+    assert codes[:3] == [0, 0, 0], results
+    assert codes[3] in (0, 2), results[3]
+    assert all("Traceback" not in err for _, err in results)
+    # The last one out stopped the server that the first one started.
     assert postgres_processes(home) == []
