@@ -105,6 +105,31 @@ def list_endpoints(conn: Conn, org: str) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in conn.execute(QUERIES["list_webhook_endpoints"], {"org": org})]
 
 
+def create_client(conn: Conn, org: str, name: str, role: str, teams: list[str]) -> UUID:
+    """Create an API client (service account); returns its id."""
+    params = {"org": org, "name": name, "role": role, "teams": teams}
+    client_id, _name, _role = _one(conn, "create_api_client", params)
+    return UUID(str(client_id))
+
+
+def revoke_client(conn: Conn, org: str, name: str) -> datetime:
+    """Revoke an API client; returns when it was revoked (the first time)."""
+    _client_id, _name, revoked_at = _one(conn, "revoke_api_client", {"org": org, "name": name})
+    return revoked_at  # type: ignore[no-any-return]
+
+
+def list_clients(conn: Conn, org: str) -> list[tuple[Any, ...]]:
+    """An org's API clients: name, role, team slugs, created, revoked."""
+    with mapped_errors():
+        return [tuple(r) for r in conn.execute(QUERIES["list_api_clients"], {"org": org})]
+
+
+def api_client_scope(conn: Conn, org: str, name: str) -> tuple[UUID, UUID, str, list[UUID]]:
+    """Org id, client id, role and team ids of an API client that is not revoked."""
+    org_id, client_id, role, team_ids = _one(conn, "api_client_scope", {"org": org, "name": name})
+    return org_id, client_id, role, list(team_ids)
+
+
 def resolve_scope(conn: Conn, org: str, teams: list[str]) -> tuple[UUID, list[UUID]]:
     """An org's id and the ids of the named teams."""
     org_id, team_ids = _one(conn, "resolve_scope", {"org": org, "teams": teams})

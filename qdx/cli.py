@@ -27,6 +27,7 @@ from qdx import logs
 from qdx.errors import InvalidInput, UserError
 from qdx.settings import Settings, default_public_url
 from sources import SOURCES
+from web.tokens import ROLES, issue_token, parse_ttl
 
 log = logging.getLogger("qdx")
 Handler = Callable[[argparse.Namespace, Settings], int]
@@ -269,25 +270,28 @@ def cmd_source_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_token_issue(args: argparse.Namespace, settings: Settings) -> int:
-    from web.tokens import issue_token, parse_ttl
-
     ttl = parse_ttl(args.ttl)
+    if args.client and (args.role or args.subject):
+        raise InvalidInput(
+            "--client tokens take the client's role and subject: drop --role/--subject"
+        )
     subject = args.subject or f"cli:{getpass.getuser()}"
     with _connection(settings) as conn:
         token, claims = issue_token(
             conn,
             org=args.org,
             teams=args.team or [],
-            role=args.role,
+            role=args.role or "viewer",
             ttl=ttl,
             subject=subject,
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
+            client=args.client,
         )
     log.info(
         "token issued",
         extra={"jti": str(claims.jti), "org_id": str(claims.org_id), "role": claims.role,
-               "expires_at": claims.expires_at.isoformat(), "sub": subject},
+               "expires_at": claims.expires_at.isoformat(), "sub": claims.subject},
     )  # fmt: skip
     if args.json:
         _out(json.dumps({"token": token, "jti": str(claims.jti), "role": claims.role,
@@ -295,6 +299,32 @@ def cmd_token_issue(args: argparse.Namespace, settings: Settings) -> int:
                          "expires_at": claims.expires_at.isoformat()}))  # fmt: skip
     else:
         _out(token)
+    return 0
+
+
+def cmd_client_create(args: argparse.Namespace, settings: Settings) -> int:
+    with _connection(settings) as conn:
+        client_id = tenancy.create_client(conn, args.org, args.name, args.role, args.team or [])
+    _out(f"created API client {args.name} ({client_id}, role {args.role})")
+    _out(f"issue its tokens with: qdx token issue {args.org} --client {args.name}")
+    return 0
+
+
+def cmd_client_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    with _connection(settings) as conn:
+        revoked_at = tenancy.revoke_client(conn, args.org, args.name)
+    _out(f"revoked API client {args.name} ({revoked_at:%Y-%m-%d %H:%M %Z}); "
+         "tokens already issued expire with their ttl")  # fmt: skip
+    return 0
+
+
+def cmd_client_list(args: argparse.Namespace, settings: Settings) -> int:
+    with _connection(settings) as conn:
+        rows = tenancy.list_clients(conn, args.org)
+    for name, role, teams, created, revoked in rows:
+        scope = ",".join(teams) if teams else "whole org"
+        state = f"revoked {revoked:%Y-%m-%d}" if revoked else f"since {created:%Y-%m-%d}"
+        _out(f"{name:<24} {role:<8} {scope:<32} {state}")
     return 0
 
 
@@ -372,10 +402,25 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("issue", cmd_token_issue, "issue a signed, short-lived access token", token)
     p.add_argument("org")
     p.add_argument("--team", action="append", help="limit to a team's subtree (repeatable)")
-    p.add_argument("--role", default="viewer", choices=["viewer", "analyst", "admin", "service"])
+    p.add_argument("--role", choices=ROLES, help="viewer (default), analyst, admin or service")
     p.add_argument("--ttl", default="15m", help="lifetime, at most 24h (default 15m)")
     p.add_argument("--subject", help="who the token is for (default cli:<user>)")
+    p.add_argument("--client", help="issue for this API client, with its role and teams")
     p.add_argument("--json", action="store_true", help="print the token with its claims as JSON")
+
+    client = sub.add_parser("client", help="API clients (service accounts)").add_subparsers(
+        dest="action", required=True
+    )
+    p = command("create", cmd_client_create, "create an API client", client)
+    p.add_argument("org")
+    p.add_argument("name")
+    p.add_argument("--role", default="service", choices=ROLES)
+    p.add_argument("--team", action="append", help="limit to a team's subtree (repeatable)")
+    p = command("revoke", cmd_client_revoke, "revoke an API client: no new tokens", client)
+    p.add_argument("org")
+    p.add_argument("name")
+    p = command("list", cmd_client_list, "list an org's API clients", client)
+    p.add_argument("org")
     return parser
 
 

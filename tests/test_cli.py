@@ -254,3 +254,53 @@ def test_db_status_reports_migration_state(
     code, out, _ = run(capsys, "db", "status")
     assert code == 4
     assert "not migrated: schema at revision (empty)" in out
+
+
+def test_api_clients_and_their_tokens(qdx_env: str, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["org", "create", "acme"])
+    main(["team", "create", "acme", "platform"])
+    capsys.readouterr()
+    code, out, _ = run(
+        capsys, "client", "create", "acme", "ci-bot", "--role", "service", "--team", "platform"
+    )
+    assert code == 0
+    assert out.startswith("created API client ci-bot (")
+    client_id = out.split("(")[1].split(",")[0]
+    code, _, err = run(capsys, "client", "create", "acme", "ci-bot")
+    assert code == 2
+    assert "an API client with this name already exists" in one_line_error(err)
+    code, _, err = run(capsys, "client", "create", "acme", "x", "--team", "ghost")
+    assert code == 2
+    assert "unknown team 'ghost'" in one_line_error(err)
+
+    code, out, _ = run(capsys, "token", "issue", "acme", "--client", "ci-bot", "--ttl", "5m")
+    assert code == 0
+    settings = Settings.from_env()
+    with psycopg.connect(qdx_env) as conn:
+        keys = verification_keys(conn)
+        aud, iss = settings.jwt_audience, settings.jwt_issuer
+        claims = verify_token(out.strip(), keys, audience=aud, issuer=iss)
+        platform = conn.execute("SELECT team_id FROM auth.teams WHERE slug = 'platform'").fetchone()
+    assert platform is not None
+    assert (claims.role, claims.team_ids, claims.subject) == (
+        "service",
+        (platform[0],),
+        f"client:{client_id}",
+    )
+
+    code, _, err = run(capsys, "token", "issue", "acme", "--client", "ci-bot", "--role", "admin")
+    assert code == 2
+    assert "drop --role" in one_line_error(err)
+    code, _, err = run(capsys, "token", "issue", "acme", "--client", "nobody")
+    assert code == 2
+    assert "unknown API client 'nobody' in org 'acme'" in one_line_error(err)
+
+    code, out, _ = run(capsys, "client", "revoke", "acme", "ci-bot")
+    assert code == 0
+    assert "revoked API client ci-bot" in out
+    code, _, err = run(capsys, "token", "issue", "acme", "--client", "ci-bot")
+    assert code == 2
+    assert "API client 'ci-bot' was revoked on" in one_line_error(err)
+    code, out, _ = run(capsys, "client", "list", "acme")
+    assert code == 0
+    assert re.match(r"ci-bot\s+service\s+platform\s+revoked \d{4}-", out)

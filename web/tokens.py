@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from db.queries import QUERIES
-from db.tenancy import Conn, resolve_scope
+from db.tenancy import Conn, api_client_scope, resolve_scope
 from qdx.errors import InvalidInput
 
 ROLES = ("viewer", "analyst", "admin", "service")
@@ -101,13 +101,24 @@ def issue_token(
     issuer: str,
     audience: str,
     now: datetime | None = None,
+    client: str | None = None,
 ) -> tuple[str, Claims]:
-    """Sign a token for an org (and teams) with a role; returns it and its claims."""
-    if role not in ROLES:
-        raise InvalidInput(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
+    """Sign a token for an org (and teams) with a role; returns it and its claims.
+
+    With `client`, the token is for that API client of the org: its role and teams are
+    the client's, its subject `client:<id>`; `role` and `subject` are then ignored.
+    """
     if ttl <= timedelta(0) or ttl > MAX_TTL:
         raise InvalidInput("a token lives longer than zero and at most 24h")
-    org_id, team_ids = resolve_scope(conn, org, teams)
+    if client is not None:
+        if teams:
+            raise InvalidInput("a client's token carries the client's own teams: drop --team")
+        org_id, client_id, role, team_ids = api_client_scope(conn, org, client)
+        subject = f"client:{client_id}"
+    else:
+        if role not in ROLES:
+            raise InvalidInput(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
+        org_id, team_ids = resolve_scope(conn, org, teams)
     kid, key = _active_key(conn)
     issued = (now or datetime.now(UTC)).replace(microsecond=0)
     claims = Claims(

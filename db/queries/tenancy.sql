@@ -55,3 +55,25 @@ FROM auth.ensure_signing_key(%(kid)s, %(algorithm)s, %(private_key)s, %(public_k
 -- Public keys that may have signed a token still valid (retired keys for a day).
 SELECT kid, algorithm, public_key FROM auth.signing_keys
 WHERE retired_at IS NULL OR retired_at > now() - interval '24 hours'
+
+-- create_api_client --
+-- Create a service account with a role and team scope.
+SELECT client_id, name, role FROM auth.create_api_client(%(org)s, %(name)s, %(role)s, %(teams)s)
+
+-- revoke_api_client --
+-- Revoke a service account.
+SELECT client_id, name, revoked_at FROM auth.revoke_api_client(%(org)s, %(name)s)
+
+-- list_api_clients --
+-- An org's service accounts with their roles and team slugs.
+SELECT c.name, c.role,
+       coalesce((SELECT array_agg(t.slug ORDER BY t.slug) FROM auth.teams t
+                 WHERE t.org_id = c.org_id AND t.team_id = ANY (c.team_ids)), '{}'),
+       c.created_at, c.revoked_at
+FROM auth.api_clients c
+WHERE c.org_id = auth.org_id(%(org)s)
+ORDER BY c.name
+
+-- api_client_scope --
+-- The org, client id, role and team ids a token for an API client carries.
+SELECT org_id, client_id, role, team_ids FROM auth.api_client_scope(%(org)s, %(name)s)
