@@ -13,7 +13,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from db.migrate import MIGRATION_LOCK, MigrationError, migrate, pending, sql_files
+from db.migrate import MIGRATION_LOCK, MigrationError, head_revision, migrate, pending, sql_files
 from qdx.settings import PROJECT_ROOT
 
 # Everything that makes up our schemas, as text: tables and columns, constraints,
@@ -21,16 +21,16 @@ from qdx.settings import PROJECT_ROOT
 SNAPSHOT = """
 SELECT 'column', format('%s.%s.%s %s %s %s', table_schema, table_name, column_name, data_type,
                         is_nullable, column_default)
-FROM information_schema.columns WHERE table_schema IN ('auth', 'pgmq', 'public')
+FROM information_schema.columns WHERE table_schema IN ('auth', 'pgmq', 'public', 'raw')
 UNION ALL
 SELECT 'constraint', format('%s %s', conname, pg_get_constraintdef(oid))
-FROM pg_constraint WHERE connamespace::regnamespace::text IN ('auth', 'pgmq', 'public')
+FROM pg_constraint WHERE connamespace::regnamespace::text IN ('auth', 'pgmq', 'public', 'raw')
 UNION ALL
-SELECT 'index', indexdef FROM pg_indexes WHERE schemaname IN ('auth', 'pgmq', 'public')
+SELECT 'index', indexdef FROM pg_indexes WHERE schemaname IN ('auth', 'pgmq', 'public', 'raw')
 UNION ALL
 SELECT 'function', format('%s(%s) %s', p.oid::regproc, pg_get_function_arguments(p.oid),
                           md5(pg_get_functiondef(p.oid)))
-FROM pg_proc p WHERE pronamespace::regnamespace::text IN ('auth', 'pgmq', 'public')
+FROM pg_proc p WHERE pronamespace::regnamespace::text IN ('auth', 'pgmq', 'public', 'raw')
                  AND prokind IN ('f', 'p')
 UNION ALL
 SELECT 'extension', extname FROM pg_extension
@@ -48,7 +48,7 @@ def snapshot(conninfo: str) -> list[tuple[Any, ...]]:
 def test_fresh_database_is_migrated_and_second_run_changes_nothing(empty_database: str) -> None:
     first = migrate(empty_database)
     assert first.revision_before is None
-    assert first.revision_after == "0001"
+    assert first.revision_after == head_revision()
     assert first.sql_applied == [f.path for f in sql_files()]
     assert pending(empty_database) == []
     before = snapshot(empty_database)
@@ -89,7 +89,7 @@ def test_two_concurrent_migrations_both_succeed_with_one_schema(
     assert [p.returncode for p in procs] == [0, 0], outputs
     reports = sorted(out for out, _ in outputs)
     assert reports[0].startswith("database is up to date")
-    assert reports[1].startswith("migrated to revision 0001")
+    assert reports[1].startswith(f"migrated to revision {head_revision()}")
     # The same schema as the template every other test uses, migrated once.
     assert snapshot(empty_database) == snapshot(database)
 
@@ -141,4 +141,4 @@ def test_cli_migrate_reports_up_to_date(qdx_env: str, capsys: pytest.CaptureFixt
     from qdx.cli import main
 
     assert main(["migrate"]) == 0
-    assert capsys.readouterr().out.strip() == "database is up to date (revision 0001)"
+    assert capsys.readouterr().out.strip() == f"database is up to date (revision {head_revision()})"

@@ -15,6 +15,7 @@ from db.migrate import head_revision, sql_files
 from qdx.settings import Settings
 from web.health import Readiness, healthz
 from web.prom import Metrics, MetricsMiddleware
+from web.webhooks.receiver import Receiver
 
 
 def create_app(settings: Settings, conninfo: str) -> Starlette:
@@ -25,6 +26,8 @@ def create_app(settings: Settings, conninfo: str) -> Starlette:
         max_size=settings.pool_max_size,
         open=False,
         name="web",
+        # Past this many waiting requests, fail fast (503 + Retry-After), never queue unboundedly.
+        max_waiting=settings.pool_max_size * 8,
         kwargs={"application_name": "qdx-web"},
     )
     readiness = Readiness(pool, head_revision(), sql_files())
@@ -42,7 +45,9 @@ def create_app(settings: Settings, conninfo: str) -> Starlette:
         finally:
             await pool.close()
 
+    receiver = Receiver(pool, metrics.count_delivery)
     routes: list[BaseRoute] = [
+        Route("/webhooks/{source}/{endpoint_id}", receiver.endpoint, methods=["GET", "POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readiness.endpoint, methods=["GET"]),
         Route("/metrics", metrics.endpoint, methods=["GET"]),

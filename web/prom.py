@@ -71,6 +71,16 @@ class Metrics:
             registry=self.registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
+        self.deliveries = Counter(
+            "qdx_webhook_deliveries",
+            "Webhook deliveries by source and outcome (accepted, duplicate or why refused)",
+            ["source", "outcome"],
+            registry=self.registry,
+        )
+
+    def count_delivery(self, source: str, outcome: str) -> None:
+        """Count a webhook delivery by source and outcome (accepted, duplicate, a reason)."""
+        self.deliveries.labels(source, outcome).inc()
 
     def watch_pool(self, stats: Callable[[], dict[str, int]]) -> None:
         """Report a pool's state on every scrape."""

@@ -51,3 +51,14 @@ LANGUAGE sql STABLE AS $$
     FROM auth.webhook_endpoints e
     WHERE e.endpoint_id = p_endpoint_id AND e.disabled_at IS NULL
 $$;
+
+-- Adopt a secret a vendor handed us in a handshake (Asana's X-Hook-Secret) as the endpoint's
+-- current secret; the old one keeps verifying for a day.
+CREATE OR REPLACE FUNCTION auth.adopt_webhook_secret(p_endpoint_id uuid, p_secret text)
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE auth.webhook_endpoints
+    SET previous_secret = secret, previous_secret_expires_at = now() + interval '1 day',
+        secret = p_secret, rotated_at = now()
+    WHERE endpoint_id = p_endpoint_id AND secret IS DISTINCT FROM p_secret;
+END $$;

@@ -1,0 +1,13 @@
+-- endpoint_secrets --
+-- The org, source and currently valid secrets of a webhook endpoint.
+SELECT org_id, source, secrets FROM auth.endpoint_secrets(%(endpoint_id)s)
+
+-- adopt_webhook_secret --
+-- Keep a secret a vendor handed us in a handshake.
+SELECT auth.adopt_webhook_secret(%(endpoint_id)s, %(secret)s)
+
+-- accept_event --
+-- Claim a delivery key, store the event and queue it (one transaction).
+SELECT event_id, is_new
+FROM raw.accept_event(%(org_id)s, %(endpoint_id)s, %(source)s, %(delivery_key)s,
+                      %(event_type)s, %(content_type)s, %(headers)s, %(body)s)
