@@ -40,4 +40,8 @@ SOURCES: tuple[str, ...] = (
     "typeform",
     "tally",
     "bamboohr",
+    # Batch uploads (POST /ingest/{source}/{endpoint_id}/batch, newline-delimited JSON).
+    "vscode",
+    "jetbrains",
+    "cursor",
 )

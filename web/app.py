@@ -15,6 +15,8 @@ from db.migrate import head_revision, sql_files
 from qdx.settings import Settings
 from web.health import Readiness, healthz
 from web.prom import Metrics, MetricsMiddleware
+from web.webhooks.batch import BatchReceiver
+from web.webhooks.keys import KeyRing
 from web.webhooks.receiver import Receiver
 
 
@@ -46,8 +48,13 @@ def create_app(settings: Settings, conninfo: str) -> Starlette:
             await pool.close()
 
     receiver = Receiver(pool, metrics.count_delivery)
+    batches = BatchReceiver(
+        pool, receiver.endpoints, KeyRing(pool), settings.jwt_audience, settings.jwt_issuer,
+        metrics.count_delivery,
+    )  # fmt: skip
     routes: list[BaseRoute] = [
         Route("/webhooks/{source}/{endpoint_id}", receiver.endpoint, methods=["GET", "POST"]),
+        Route("/ingest/{source}/{endpoint_id}/batch", batches.endpoint, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readiness.endpoint, methods=["GET"]),
         Route("/metrics", metrics.endpoint, methods=["GET"]),

@@ -147,14 +147,18 @@ def issue_token(
     return token, claims
 
 
+def load_public_key(pem: str) -> Ed25519PublicKey:
+    """A stored public key."""
+    key = serialization.load_pem_public_key(pem.encode())
+    assert isinstance(key, Ed25519PublicKey)
+    return key
+
+
 def verification_keys(conn: Conn) -> dict[str, Ed25519PublicKey]:
     """Public keys by kid, for verifying tokens."""
-    keys: dict[str, Ed25519PublicKey] = {}
-    for kid, _algorithm, pem in conn.execute(QUERIES["verification_keys"]):
-        key = serialization.load_pem_public_key(pem.encode())
-        assert isinstance(key, Ed25519PublicKey)
-        keys[kid] = key
-    return keys
+    return {
+        kid: load_public_key(pem) for kid, _alg, pem in conn.execute(QUERIES["verification_keys"])
+    }
 
 
 def verify_token(

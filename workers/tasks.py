@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from procrastinate import Blueprint, JobContext
+
+from db.queries import QUERIES
 
 blueprint = Blueprint()
 
 # Finished jobs older than this are deleted (failed ones are kept for inspection).
 JOB_RETENTION_HOURS = 24 * 14
+# raw.events partitions kept ready ahead of time, in months.
+MONTHS_AHEAD = 3
 
 
 @blueprint.periodic(cron="17 3 * * *", periodic_id="prune_finished_jobs")
@@ -19,3 +25,14 @@ async def prune_finished_jobs(context: JobContext, timestamp: int) -> None:
     await context.app.job_manager.delete_old_jobs(
         nb_hours=JOB_RETENTION_HOURS, include_failed=False, include_cancelled=True
     )
+
+
+@blueprint.periodic(cron="7 * * * *", periodic_id="ensure_event_partitions")
+@blueprint.task(
+    name="ensure_event_partitions", queue="maintenance", queueing_lock="partitions",
+    pass_context=True,
+)  # fmt: skip
+async def ensure_event_partitions(context: JobContext, timestamp: int) -> None:
+    """Keep raw.events partitioned three months ahead, hourly (cheap when nothing to do)."""
+    connector: Any = context.app.connector
+    await connector.execute_query_async(QUERIES["ensure_event_partitions"], months=MONTHS_AHEAD)

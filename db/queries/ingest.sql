@@ -11,3 +11,7 @@ SELECT auth.adopt_webhook_secret(%(endpoint_id)s, %(secret)s)
 SELECT event_id, is_new
 FROM raw.accept_event(%(org_id)s, %(endpoint_id)s, %(source)s, %(delivery_key)s,
                       %(event_type)s, %(content_type)s, %(headers)s, %(body)s)
+
+-- ensure_event_partitions --
+-- Create the monthly partitions of raw.events from this month on (moving default-partition rows).
+SELECT count(*) FROM raw.ensure_event_partitions(current_date, %(months)s)

@@ -30,6 +30,8 @@ from web.webhooks.source import Source
 log = logging.getLogger(__name__)
 
 MAX_BODY = 25 * 1024 * 1024
+# How long a delivery waits for a pooled connection before it is answered 503.
+DB_WAIT = 5.0
 # Endpoint rows are cached briefly: a rotated or added secret is seen within this time.
 ENDPOINT_TTL = 5.0
 # Never stored: credentials that any source may send.
@@ -58,7 +60,7 @@ class EndpointCache:
         cached = self._entries.get(endpoint_id)
         if cached and now - cached[0] < self.ttl:
             return cached[1]
-        async with self.pool.connection(timeout=5.0) as conn:
+        async with self.pool.connection(timeout=DB_WAIT) as conn:
             cursor = await conn.execute(QUERIES["endpoint_secrets"], {"endpoint_id": endpoint_id})
             row = await cursor.fetchone()
         endpoint = Endpoint(row[0], row[1], list(row[2])) if row else Endpoint(None, None, [])
@@ -175,7 +177,7 @@ class Receiver:
                 return answer.response
         if request.method != "POST":
             raise Rejected(405, "method", "deliveries are POSTed")
-        if not body:
+        if not body and not source.empty_body:
             raise malformed("the body is empty")
         delivery.payload  # noqa: B018 (parse now: malformed JSON is a 400 before anything else)
         key = first(delivery, source.delivery_id)
@@ -196,7 +198,7 @@ class Receiver:
             "headers": Jsonb(stored_headers(request, source)),
             "body": body,
         }
-        async with self.pool.connection(timeout=5.0) as conn:
+        async with self.pool.connection(timeout=DB_WAIT) as conn:
             cursor = await conn.execute(QUERIES["accept_event"], params)
             row = await cursor.fetchone()
         # Leaving the block committed the transaction: only now is the answer true.
@@ -208,7 +210,7 @@ class Receiver:
         return JSONResponse({"status": "duplicate", "id": str(event_id)}, status_code=200)
 
     async def _adopt(self, endpoint_id: UUID, secret: str) -> None:
-        async with self.pool.connection(timeout=5.0) as conn:
+        async with self.pool.connection(timeout=DB_WAIT) as conn:
             await conn.execute(
                 QUERIES["adopt_webhook_secret"], {"endpoint_id": endpoint_id, "secret": secret}
             )

@@ -31,3 +31,25 @@ class Source:
     handshakes: tuple[Handshake, ...] = ()
     content_types: tuple[str, ...] = JSON
     notes: str = ""
+    # True for vendors whose notifications carry no body (Google push: all in headers).
+    empty_body: bool = False
+
+
+NDJSON = ("application/x-ndjson", "application/jsonl", "application/json-seq", "text/plain")
+
+
+@dataclass(frozen=True)
+class BatchSource:
+    """A source that uploads records in batches of newline-delimited JSON to
+    `POST /ingest/{source}/{endpoint_id}/batch`, authenticated by a service token.
+
+    record_id / event_type: locators over one record (a line); the record id is the
+    de-duplication key.
+    """
+
+    name: str
+    title: str
+    record_id: tuple[Locator, ...]
+    event_type: tuple[Locator, ...]
+    setup: str
+    notes: str = ""
