@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from web.webhooks.registry import all_sources
+from web.webhooks.registry import all_sources, batch_sources
 
 HEADER = """\
 # Sources
@@ -31,6 +31,17 @@ period. Credentials (token headers, `Authorization`) are never stored.
 """
 
 
+BATCH = """\
+Records uploaded as newline-delimited JSON (`Content-Type: application/x-ndjson`) to
+`POST /ingest/<source>/<endpoint id>/batch` with `Authorization: Bearer <token>`, a token
+with the `service` role for the endpoint's org (`qdx client create ORG NAME`, then
+`qdx token issue ORG --client NAME`). A batch is one transaction: the answer
+`{"status":"accepted","records":N,"new":N,"duplicates":N}` comes after it committed; a
+malformed line rejects the whole batch with `400` naming the line. At most 50,000
+records or 25 MiB per batch.
+"""
+
+
 def render() -> str:
     """The whole of docs/sources.md."""
     sources = sorted(all_sources().values(), key=lambda s: s.name)
@@ -48,6 +59,13 @@ def render() -> str:
             lines.append(f"- Handshakes: {'; '.join(h.describe() for h in s.handshakes)}.")
         if s.notes:
             lines.append(f"- Notes: {s.notes}")
+    lines += ["", "# Batch sources", "", BATCH.rstrip("\n")]
+    for b in sorted(batch_sources().values(), key=lambda s: s.name):
+        lines += ["", f"## {b.name}", "", f"**{b.title}**", "", f"- Setup: {b.setup}"]
+        lines.append(f"- De-duplicated on: {' or '.join(x.describe() for x in b.record_id)}.")
+        lines.append(f"- Event type: {' or '.join(x.describe() for x in b.event_type)}.")
+        if b.notes:
+            lines.append(f"- Notes: {b.notes}")
     return "\n".join(lines) + "\n"
 
 
