@@ -34,6 +34,9 @@ def load_samples(source: str) -> list[Sample]:
         if "form" in spec:
             body = urlencode(spec["form"]).encode()
             content_type = "application/x-www-form-urlencoded"
+        elif spec.get("body") is None:  # vendors that notify with headers only
+            body = b""
+            content_type = spec.get("content_type", "")
         else:
             body = json.dumps(spec["body"]).encode()
             content_type = spec.get("content_type", "application/json")
@@ -73,7 +76,8 @@ def signed_request(
 ) -> tuple[dict[str, str], dict[str, str], bytes]:
     """Headers, query and body of the sample as the vendor would send it, signed."""
     signed = source.auth.sign(sample.body, signing_secret, time.time() if now is None else now)
-    headers = {"Content-Type": sample.content_type, **sample.headers, **signed.headers}
+    content_type = {"Content-Type": sample.content_type} if sample.content_type else {}
+    headers = {**content_type, **sample.headers, **signed.headers}
     return headers, signed.query, signed.body
 
 

@@ -53,12 +53,19 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- Adopt a secret a vendor handed us in a handshake (Asana's X-Hook-Secret) as the endpoint's
--- current secret; the old one keeps verifying for a day.
+-- secret. Only once, within a day of the endpoint's creation and before any rotation:
+-- otherwise anyone who learned the URL could replace the secret and sign forgeries.
+-- Returns whether the secret was adopted (true also when it already is the secret).
 CREATE OR REPLACE FUNCTION auth.adopt_webhook_secret(p_endpoint_id uuid, p_secret text)
-RETURNS void LANGUAGE plpgsql AS $$
+RETURNS boolean LANGUAGE plpgsql AS $$
 BEGIN
+    IF EXISTS (SELECT 1 FROM auth.webhook_endpoints
+               WHERE endpoint_id = p_endpoint_id AND secret = p_secret) THEN
+        RETURN true;
+    END IF;
     UPDATE auth.webhook_endpoints
-    SET previous_secret = secret, previous_secret_expires_at = now() + interval '1 day',
-        secret = p_secret, rotated_at = now()
-    WHERE endpoint_id = p_endpoint_id AND secret IS DISTINCT FROM p_secret;
+    SET secret = p_secret, rotated_at = now()
+    WHERE endpoint_id = p_endpoint_id AND rotated_at IS NULL
+      AND created_at > now() - interval '1 day' AND length(p_secret) >= 16;
+    RETURN FOUND;
 END $$;

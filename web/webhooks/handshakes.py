@@ -26,7 +26,9 @@ class Answer:
 class Handshake(Protocol):
     """Recognizes a handshake request and answers it."""
 
-    before_auth: bool
+    @property
+    def before_auth(self) -> bool:
+        """True when the vendor sends it unsigned, so it is answered before verification."""
 
     def answer(self, delivery: Delivery, secrets: list[str]) -> Answer | None: ...
 

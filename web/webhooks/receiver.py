@@ -211,7 +211,13 @@ class Receiver:
 
     async def _adopt(self, endpoint_id: UUID, secret: str) -> None:
         async with self.pool.connection(timeout=DB_WAIT) as conn:
-            await conn.execute(
+            cursor = await conn.execute(
                 QUERIES["adopt_webhook_secret"], {"endpoint_id": endpoint_id, "secret": secret}
             )
+            row = await cursor.fetchone()
         self.endpoints.forget(endpoint_id)
+        if not (row and row[0]):
+            raise Rejected(
+                401, "signature",
+                "this endpoint no longer accepts a handshake secret: add a new endpoint",
+            )  # fmt: skip

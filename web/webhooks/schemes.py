@@ -41,6 +41,11 @@ class Scheme(Protocol):
     def secret_headers(self) -> tuple[str, ...]:
         """Headers that carry the secret itself: never stored."""
 
+    @property
+    def binds_body(self) -> bool:
+        """True when a changed body fails verification (signatures); False for schemes
+        that only present a secret (tokens, Basic auth)."""
+
     def describe(self) -> str:
         """One line for docs/sources.md."""
 
@@ -99,6 +104,8 @@ class Hmac:
     many: separator when the header may hold several signatures (any one may match);
     kv: the timestamp and signature keys when the header is `t=..,sig=..` pairs.
     """
+
+    binds_body = True
 
     header: str
     prefix: str = ""
@@ -199,6 +206,8 @@ class Hmac:
 class Token:
     """A shared secret sent verbatim in a header (after an optional prefix)."""
 
+    binds_body = False
+
     header: str
     prefix: str = ""
 
@@ -236,6 +245,8 @@ def Bearer() -> Token:
 class Basic:
     """HTTP Basic auth whose password is the endpoint secret (any user name)."""
 
+    binds_body = False
+
     def verify(self, delivery: Delivery, secrets: list[str], now: float) -> None:
         value = delivery.header("Authorization") or ""
         if not value.startswith("Basic "):
@@ -266,6 +277,8 @@ class Basic:
 class QueryToken:
     """The secret as a query parameter of the endpoint URL (for vendors that sign nothing
     and send no custom header)."""
+
+    binds_body = False
 
     param: str = "token"
 
@@ -303,6 +316,8 @@ class StandardWebhooks:
     """Standard Webhooks / Svix: `webhook-id`, `webhook-timestamp` and `webhook-signature`
     (`v1,<base64>` entries, space-separated) over `{id}.{timestamp}.{body}`; a `whsec_`
     secret is base64-decoded. The `svix-` header names are accepted too."""
+
+    binds_body = True
 
     tolerance: int = 300
 
@@ -362,6 +377,8 @@ class StandardWebhooks:
 class Ed25519:
     """Ed25519 signature (hex) over `timestamp + body`; the endpoint secret is the vendor's
     public key in hex."""
+
+    binds_body = True
 
     signature_header: str
     timestamp_header: str
@@ -423,6 +440,8 @@ class BodyToken:
     """The secret inside the body: every item of the list at `items` carries it in `key`
     (Microsoft Graph's `value[].clientState`)."""
 
+    binds_body = False
+
     items: str = "value"
     key: str = "clientState"
 
@@ -459,18 +478,24 @@ class AnyOf:
     schemes: tuple[Scheme, ...]
 
     def verify(self, delivery: Delivery, secrets: list[str], now: float) -> None:
-        failure = None
+        failures: list[Rejected] = []
         for scheme in self.schemes:
             try:
                 scheme.verify(delivery, secrets, now)
                 return
-            except Rejected as exc:  # keep the first reason
-                failure = failure or exc
-        assert failure is not None
-        raise failure
+            except Rejected as exc:
+                failures.append(exc)
+        # Report the scheme the sender evidently used (its credentials were present but
+        # wrong) rather than the absence of another scheme's header.
+        present = [f for f in failures if not f.message.startswith("missing")]
+        raise (present or failures)[0]
 
     def sign(self, body: bytes, secret: str, now: float) -> Signed:
         return self.schemes[0].sign(body, secret, now)
+
+    @property
+    def binds_body(self) -> bool:
+        return all(s.binds_body for s in self.schemes)
 
     def secret_headers(self) -> tuple[str, ...]:
         return tuple(h for s in self.schemes for h in s.secret_headers())
