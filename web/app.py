@@ -24,13 +24,15 @@ def create_app(settings: Settings, conninfo: str) -> Starlette:
     """The whole HTTP surface, bound to one database."""
     pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
         conninfo,
-        min_size=1,
+        min_size=2,
         max_size=settings.pool_max_size,
         open=False,
         name="web",
         # Past this many waiting requests, fail fast (503 + Retry-After), never queue unboundedly.
         max_waiting=settings.pool_max_size * 8,
-        kwargs={"application_name": "qdx-web"},
+        # Autocommit: a request's single SQL call is its own transaction, one round trip
+        # (no BEGIN/COMMIT). Multi-statement work opens `conn.transaction()` explicitly.
+        kwargs={"application_name": "qdx-web", "autocommit": True},
     )
     readiness = Readiness(pool, head_revision(), sql_files())
     metrics = Metrics()

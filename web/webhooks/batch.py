@@ -126,7 +126,11 @@ class BatchReceiver:
             for key, event_type, line in records
         ]  # fmt: skip
         new = 0
-        async with self.pool.connection(timeout=10.0) as conn, conn.cursor() as cursor:
+        async with (
+            self.pool.connection(timeout=10.0) as conn,
+            conn.transaction(),
+            conn.cursor() as cursor,
+        ):
             # One transaction, pipelined: one round trip for the whole batch.
             await cursor.executemany(QUERIES["accept_event"], params, returning=True)
             while True:

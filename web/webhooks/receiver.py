@@ -198,10 +198,11 @@ class Receiver:
             "headers": Jsonb(stored_headers(request, source)),
             "body": body,
         }
+        # The pool's connections autocommit: when execute returns, the function's
+        # transaction (claim, store, enqueue) has committed, and only now is an answer true.
         async with self.pool.connection(timeout=DB_WAIT) as conn:
             cursor = await conn.execute(QUERIES["accept_event"], params)
             row = await cursor.fetchone()
-        # Leaving the block committed the transaction: only now is the answer true.
         assert row is not None
         event_id, is_new = row
         self.count(source.name, "accepted" if is_new else "duplicate")
