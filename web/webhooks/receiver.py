@@ -138,6 +138,10 @@ class Receiver:
         except (PoolTimeout, TooManyRequests, psycopg.OperationalError) as exc:
             log.warning("webhook: database unavailable", extra={"source": label, "error": str(exc)})
             self.count(label, "unavailable")
+            if isinstance(exc, psycopg.OperationalError):
+                # The server may have restarted: drop every dead idle connection now, so the
+                # vendor's retry gets a live one.
+                await self.pool.check()
             return error(503, "unavailable", "try again later", {"Retry-After": "5"})
         return response
 
