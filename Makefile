@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 .PHONY: run test lint typecheck pytest install clean bench
 
 run: $(STAMP)
-	$(BIN)/qdx up
+	$(BIN)/qdx up --demo
 
 test: $(STAMP) lint typecheck pytest
 

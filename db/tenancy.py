@@ -90,6 +90,15 @@ def add_endpoint(conn: Conn, org: str, source: str, secret: str, name: str = "de
     return Endpoint(*_one(conn, "add_webhook_endpoint", params))
 
 
+def endpoint_secret(conn: Conn, org: str, source: str, name: str) -> tuple[UUID, str] | None:
+    """The id and current secret of an org's endpoint of a source by name, if it exists
+    and is enabled (for the synthetic demo, which signs as the vendor would)."""
+    params = {"org": org, "source": source, "name": name}
+    with mapped_errors():
+        row = conn.execute(QUERIES["webhook_endpoint_secret"], params).fetchone()
+    return (row[0], row[1]) if row else None
+
+
 def rotate_secret(
     conn: Conn, org: str, endpoint_id: UUID, secret: str, grace: timedelta
 ) -> tuple[Endpoint, datetime]:

@@ -9,7 +9,7 @@ import json
 import logging
 import signal
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import timedelta
@@ -103,7 +103,7 @@ def _banner(settings: Settings, db: Database, worker: bool) -> None:
 
 def _serve(args: argparse.Namespace, settings: Settings, *, web: bool, worker: bool,
            migrate_first: bool) -> int:  # fmt: skip
-    from qdx.runner import bind, run
+    from qdx.runner import bind, run, run_loop
 
     _install_sigterm()
     sock = bind(settings.host, settings.port) if web else None
@@ -113,7 +113,8 @@ def _serve(args: argparse.Namespace, settings: Settings, *, web: bool, worker: b
                 _report(migrate(db.conninfo, progress=log.info))
             if web:
                 _banner(settings, db, worker)
-            asyncio.run(run(settings, db.conninfo, web=web, worker=worker, sock=sock))
+            demo = _demo_job(args, settings, db.conninfo) if getattr(args, "demo", False) else None
+            run_loop(run(settings, db.conninfo, web=web, worker=worker, sock=sock, alongside=demo))
     except KeyboardInterrupt:
         pass
     finally:
@@ -121,6 +122,57 @@ def _serve(args: argparse.Namespace, settings: Settings, *, web: bool, worker: b
             sock.close()
     _err("stopped")
     return 0
+
+
+DEMO_EVENTS = 20_000
+
+
+def _check_demo_size(events: int, days: int) -> None:
+    if events < 1:
+        raise InvalidInput("the number of events must be at least 1")
+    if not 1 <= days <= 3650:
+        raise InvalidInput("--days must be between 1 and 3650")
+
+
+def _demo_job(
+    args: argparse.Namespace, settings: Settings, conninfo: str
+) -> Callable[[], Coroutine[Any, Any, None]]:
+    """Prepare org `demo` now; stream its history once the server serves (`qdx up --demo`)."""
+    from synth import demo
+    from synth.model import History
+
+    _check_demo_size(args.demo_events, 90)
+    url = default_public_url(settings.host, settings.port)
+    history = History(seed=0, size=args.demo_events, days=90, org_slug="demo")
+    with psycopg.connect(conninfo) as conn, conn.transaction():
+        plan = demo.prepare(conn, history, url)
+    _out(f"Streaming about {args.demo_events} synthetic events (90 days) into org demo.")
+
+    async def job() -> None:
+        summary = await demo.run(plan, url, ready_within=60.0)
+        _out(f"demo: {summary.line()}")
+
+    return job
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from synth import demo
+    from synth.model import History
+    from synth.stream import ServerUnavailable
+
+    _check_demo_size(args.events, args.days)
+    url = (args.url or settings.public_url).rstrip("/")
+    history = History(seed=args.seed, size=args.events, days=args.days, org_slug=args.org)
+    with _connection(settings) as conn:
+        plan = demo.prepare(conn, history, url)
+    _out(f"streaming about {args.events} synthetic events ({args.days} days, seed {args.seed}) "
+         f"into org {args.org} at {url}")  # fmt: skip
+    try:
+        summary = asyncio.run(demo.run(plan, url))
+    except ServerUnavailable as exc:
+        raise UserError(f"{exc}: start the server with `qdx up`, or pass --url") from None
+    _out(f"demo: {summary.line()}")
+    return 0 if summary.errors == 0 else 1
 
 
 def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
@@ -355,10 +407,28 @@ def build_parser() -> argparse.ArgumentParser:
     http_options(up)
     up.add_argument("--no-worker", action="store_true", help="serve HTTP only")
     up.add_argument("--concurrency", type=int, help="jobs run at once (QDX_WORKER_CONCURRENCY)")
+    up.add_argument(
+        "--demo", action="store_true",
+        help="create org `demo` and stream a synthetic 90-day history through the webhooks",
+    )  # fmt: skip
+    up.add_argument(
+        "--demo-events", type=int, default=DEMO_EVENTS,
+        help=f"about how many events the demo sends (default {DEMO_EVENTS})",
+    )  # fmt: skip
     http_options(command("serve", cmd_serve, "serve HTTP (the database must be migrated)"))
     worker = command("worker", cmd_worker, "run the background workers")
     worker.add_argument("--concurrency", type=int, help="jobs run at once (QDX_WORKER_CONCURRENCY)")
     command("migrate", cmd_migrate, "apply schema migrations and SQL functions")
+    p = command(
+        "demo", cmd_demo,
+        "stream a synthetic engineering history into an org through a running server",
+    )  # fmt: skip
+    p.add_argument("org", help="the org's slug (created when missing)")
+    p.add_argument("--events", type=int, default=DEMO_EVENTS,
+                   help=f"about how many events (default {DEMO_EVENTS})")  # fmt: skip
+    p.add_argument("--seed", type=int, default=0, help="the same seed gives the same history")
+    p.add_argument("--days", type=int, default=90, help="days of history up to today")
+    p.add_argument("--url", help="the server (default QDX_PUBLIC_URL)")
 
     db = command("db", cmd_db, "manage the embedded PostgreSQL")
     db.add_argument("action", choices=["start", "stop", "url", "status"])

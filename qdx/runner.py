@@ -7,7 +7,7 @@ import contextlib
 import logging
 import signal
 import socket
-from collections.abc import Coroutine, Generator
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any
 
 import uvicorn
@@ -33,6 +33,9 @@ def bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Accepted connections inherit this: without it, a response written in two parts waits
+    # for the client's delayed ACK (Nagle), about 40 ms per request.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:
@@ -45,6 +48,20 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def run_loop(coro: Coroutine[Any, Any, None]) -> None:
+    """Run a coroutine to completion on uvloop when it is installed (it comes with
+    uvicorn[standard]), else on asyncio's own loop."""
+    factory = None
+    try:
+        import uvloop
+
+        factory = uvloop.new_event_loop
+    except ImportError:  # a platform without uvloop
+        pass
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(coro)
+
+
 async def run(
     settings: Settings,
     conninfo: str,
@@ -52,8 +69,12 @@ async def run(
     web: bool = True,
     worker: bool = True,
     sock: socket.socket | None = None,
+    alongside: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
-    """Serve HTTP and/or run the workers until SIGINT/SIGTERM, then stop both cleanly."""
+    """Serve HTTP and/or run the workers until SIGINT/SIGTERM, then stop both cleanly.
+
+    `alongside` (e.g. the demo stream) starts once the HTTP server serves; its end, or its
+    failure (logged), stops nothing; it is cancelled once the server has stopped."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -74,6 +95,9 @@ async def run(
         jobs["worker"] = run_worker(conninfo, concurrency=settings.worker_concurrency)
     tasks = {asyncio.create_task(coro, name=name): name for name, coro in jobs.items()}
     stopper: asyncio.Task[Any] = asyncio.create_task(stop.wait(), name="signal")
+    extra = None
+    if alongside is not None:
+        extra = asyncio.create_task(_once_serving(server, alongside), name="alongside")
     try:
         waited: list[asyncio.Task[Any]] = [*tasks, stopper]
         done, _ = await asyncio.wait(waited, return_when=asyncio.FIRST_COMPLETED)
@@ -88,9 +112,24 @@ async def run(
             if name == "worker":
                 task.cancel()
         results = await asyncio.gather(*tasks, return_exceptions=True)
+        if extra is not None:
+            # Only now: the server answered every request it had begun reading, so none
+            # is cut off halfway; what the job sends meanwhile is refused and retried.
+            extra.cancel()
+            await asyncio.gather(extra, return_exceptions=True)
         stopper.cancel()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
     for result in results:
         if isinstance(result, Exception):
             raise result
+
+
+async def _once_serving(server: _Server | None, job: Callable[[], Awaitable[None]]) -> None:
+    """Run a job once the server accepts connections; log (not raise) its failure."""
+    while server is not None and not server.started:
+        await asyncio.sleep(0.05)
+    try:
+        await job()
+    except Exception:
+        log.exception("a job run alongside the server failed")

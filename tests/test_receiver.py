@@ -118,3 +118,36 @@ def test_database_outage_is_503_with_retry_after_and_loses_nothing(
     retried = http.post(path, headers=h2, content=b2)
     assert retried.status_code == 202, retried.text
     assert counts(database) == (2, 2, 2)
+
+
+def test_sender_gone_mid_body_stores_nothing_and_raises_nothing(database: str) -> None:
+    import asyncio
+
+    app = create_app(Settings.from_env({}), database)
+    endpoint = make_endpoint(database, GITHUB)
+    headers, _, body = signed_request(GITHUB, PR, endpoint.signing_secret)
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": endpoint.path("github"), "raw_path": b"", "query_string": b"",
+        "root_path": "", "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80),
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+    }  # fmt: skip
+    messages = [
+        {"type": "http.request", "body": body[:100], "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return messages.pop(0)
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    async def call() -> None:
+        async with app.router.lifespan_context(app):
+            await app(scope, receive, send)
+
+    asyncio.run(call())
+    assert sent[0]["status"] == 400
+    assert counts(database) == (0, 0, 0)

@@ -77,3 +77,10 @@ ORDER BY c.name
 -- api_client_scope --
 -- The org, client id, role and team ids a token for an API client carries.
 SELECT org_id, client_id, role, team_ids FROM auth.api_client_scope(%(org)s, %(name)s)
+
+-- webhook_endpoint_secret --
+-- The id and current secret of an org's named endpoint for a source (the demo signs with it).
+SELECT e.endpoint_id, e.secret
+FROM auth.webhook_endpoints e
+WHERE e.org_id = auth.org_id(%(org)s) AND e.source = %(source)s AND e.name = %(name)s
+  AND e.disabled_at IS NULL

@@ -18,7 +18,7 @@ from uuid import UUID
 import psycopg
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout, TooManyRequests
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from db.queries import QUERIES
@@ -91,11 +91,15 @@ async def read_body(request: Request) -> bytes:
         raise Rejected(413, "too_large", "the body is over 25 MiB")
     chunks = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise Rejected(413, "too_large", "the body is over 25 MiB")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise Rejected(413, "too_large", "the body is over 25 MiB")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # Nobody is left to answer; nothing was stored, so the vendor's retry is whole.
+        raise Rejected(400, "disconnected", "the client went away mid-body") from None
     return b"".join(chunks)
 
 
