@@ -103,20 +103,29 @@ def _banner(settings: Settings, db: Database, worker: bool) -> None:
 
 def _serve(args: argparse.Namespace, settings: Settings, *, web: bool, worker: bool,
            migrate_first: bool) -> int:  # fmt: skip
-    from qdx.runner import bind, run, run_loop
+    from qdx.runner import bind, run, run_loop, spawn_web_processes, stop_processes
 
     _install_sigterm()
     sock = bind(settings.host, settings.port) if web else None
+    children: list[int] = []
     try:
         with open_database(settings) as db:
             if migrate_first:
                 _report(migrate(db.conninfo, progress=log.info))
             if web:
                 _banner(settings, db, worker)
+                # Extra HTTP processes share the listening socket; this one also runs
+                # the workers and the demo. Forked before any event loop or connection.
+                children = spawn_web_processes(settings, db.conninfo, sock)
             demo = _demo_job(args, settings, db.conninfo) if getattr(args, "demo", False) else None
-            run_loop(run(settings, db.conninfo, web=web, worker=worker, sock=sock, alongside=demo))
+            try:
+                run_loop(
+                    run(settings, db.conninfo, web=web, worker=worker, sock=sock, alongside=demo)
+                )
+            finally:
+                stop_processes(children)
     except KeyboardInterrupt:
-        pass
+        stop_processes(children)
     finally:
         if sock is not None:
             sock.close()
@@ -397,6 +406,9 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     def http_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--processes", type=int, help="HTTP processes sharing the port (QDX_WEB_PROCESSES)"
+        )
         p.add_argument("--host", help="address to listen on (QDX_HOST, default 127.0.0.1)")
         p.add_argument("--port", type=int, help="HTTP port (QDX_PORT, default 8000)")
         p.add_argument(
@@ -500,6 +512,10 @@ def _apply_overrides(args: argparse.Namespace, settings: Settings) -> Settings:
         value = getattr(args, option, None)
         if value is not None:
             changes[option] = value
+    if getattr(args, "processes", None) is not None:
+        if not 1 <= args.processes <= 64:
+            raise InvalidInput("--processes must be between 1 and 64")
+        changes["web_processes"] = args.processes
     if getattr(args, "concurrency", None) is not None:
         if args.concurrency < 1:
             raise InvalidInput("--concurrency must be at least 1")

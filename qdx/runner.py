@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import socket
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any
 
@@ -46,6 +48,51 @@ def bind(host: str, port: int) -> socket.socket:
         ) from None
     sock.set_inheritable(True)
     return sock
+
+
+def spawn_web_processes(settings: Settings, conninfo: str, sock: socket.socket | None) -> list[int]:
+    """Fork settings.web_processes - 1 extra HTTP-only processes on the same socket (the
+    kernel spreads connections); returns their pids. Python runs one request at a time
+    per process: on several cores, several processes answer more webhooks."""
+    children: list[int] = []
+    if sock is None:
+        return children
+    for _ in range(settings.web_processes - 1):
+        pid = os.fork()
+        if pid == 0:  # the child serves until SIGINT/SIGTERM, then leaves at once
+            code = 0
+            try:
+                run_loop(run(settings, conninfo, web=True, worker=False, sock=sock))
+            except BaseException:
+                log.exception("web process failed")
+                code = 1
+            finally:
+                os._exit(code)
+        children.append(pid)
+    return children
+
+
+def stop_processes(pids: list[int], timeout: float = 30.0) -> None:
+    """Ask forked processes to stop (SIGTERM), wait for them, kill the ones that linger."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for pid in pids:
+        while time.monotonic() < deadline:
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if done:
+                break
+            time.sleep(0.05)
+        else:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+    pids.clear()
 
 
 def run_loop(coro: Coroutine[Any, Any, None]) -> None:

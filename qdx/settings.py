@@ -58,6 +58,7 @@ class Settings:
     log_format: str
     pool_max_size: int
     worker_concurrency: int
+    web_processes: int
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -92,4 +93,5 @@ class Settings:
             log_format=log_format,
             pool_max_size=_int(env, "QDX_POOL_MAX_SIZE", 10),
             worker_concurrency=_int(env, "QDX_WORKER_CONCURRENCY", 4),
+            web_processes=_int(env, "QDX_WEB_PROCESSES", 1),
         )

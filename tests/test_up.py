@@ -152,3 +152,33 @@ def test_concurrent_commands_share_an_on_demand_server(home: Path) -> None:
     assert all("Traceback" not in err for _, err in results)
     # The last one out stopped the server that the first one started.
     assert postgres_processes(home) == []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_several_http_processes_share_the_port_and_all_stop(
+    home: Path, sig: signal.Signals
+) -> None:
+    port, pg_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env.update(QDX_HOME=str(home), QDX_LOG_FORMAT="json")
+    cmd = [sys.executable, "-m", "qdx", "up", "--port", str(port), "--pg-port", str(pg_port),
+           "--processes", "3", "--no-worker"]  # fmt: skip
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_ready(port, proc)
+        children = [
+            c.pid for c in psutil.Process(proc.pid).children() if c.name().startswith("python")
+        ]
+        assert len(children) == 2
+        # Many requests on fresh connections are answered (by whichever process accepts).
+        assert {status(f"http://127.0.0.1:{port}/healthz") for _ in range(30)} == {200}
+        # SIGTERM goes to the parent only (a service manager); SIGINT as from a terminal.
+        proc.send_signal(sig)
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert not [pid for pid in children if psutil.pid_exists(pid) and
+                psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]  # fmt: skip
+    assert postgres_processes(home) == []
