@@ -16,8 +16,12 @@ from qdx.settings import Settings
 from web.health import Readiness, healthz
 from web.prom import Metrics, MetricsMiddleware
 from web.webhooks.batch import BatchReceiver
+from web.webhooks.group import GroupCommitter
 from web.webhooks.keys import KeyRing
-from web.webhooks.receiver import Receiver
+from web.webhooks.receiver import DB_WAIT, Receiver
+
+# Transactions storing deliveries in parallel; each takes what queued up meanwhile.
+GROUP_FLUSHERS = 4
 
 
 def create_app(settings: Settings, conninfo: str) -> Starlette:
@@ -44,12 +48,15 @@ def create_app(settings: Settings, conninfo: str) -> Starlette:
         # is still coming up.
         await pool.open(wait=False)
         app.state.pool = pool
+        committer.start()
         try:
             yield
         finally:
+            await committer.stop()
             await pool.close()
 
-    receiver = Receiver(pool, metrics.count_delivery)
+    committer = GroupCommitter(pool, flushers=GROUP_FLUSHERS, db_wait=DB_WAIT)
+    receiver = Receiver(pool, metrics.count_delivery, committer)
     batches = BatchReceiver(
         pool, receiver.endpoints, KeyRing(pool), settings.jwt_audience, settings.jwt_issuer,
         metrics.count_delivery,

@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse, Response
 
 from db.queries import QUERIES
 from web.webhooks.delivery import Delivery, Rejected, malformed
+from web.webhooks.group import GroupCommitter
 from web.webhooks.locate import first
 from web.webhooks.registry import all_sources
 from web.webhooks.source import Source
@@ -122,8 +123,11 @@ def stored_headers(request: Request, source: Source) -> dict[str, str]:
 class Receiver:
     """The webhook endpoint, bound to a pool and the app's counters."""
 
-    def __init__(self, pool: AsyncConnectionPool[Any], count: Any) -> None:
+    def __init__(
+        self, pool: AsyncConnectionPool[Any], count: Any, committer: GroupCommitter | None = None
+    ) -> None:
         self.pool = pool
+        self.committer = committer
         self.endpoints = EndpointCache(pool)
         self.sources = all_sources()
         # count(source, outcome): the app's Prometheus counter of deliveries.
@@ -206,11 +210,16 @@ class Receiver:
             "headers": Jsonb(stored_headers(request, source)),
             "body": body,
         }
-        # The pool's connections autocommit: when execute returns, the function's
-        # transaction (claim, store, enqueue) has committed, and only now is an answer true.
-        async with self.pool.connection(timeout=DB_WAIT) as conn:
-            cursor = await conn.execute(QUERIES["accept_event"], params)
-            row = await cursor.fetchone()
+        if self.committer is not None:
+            # Stored with the deliveries that arrived with it, in one transaction; returns
+            # after that transaction committed.
+            row = await self.committer.accept(params)
+        else:
+            # The pool's connections autocommit: when execute returns, the function's
+            # transaction (claim, store, enqueue) has committed.
+            async with self.pool.connection(timeout=DB_WAIT) as conn:
+                cursor = await conn.execute(QUERIES["accept_event"], params)
+                row = await cursor.fetchone()
         assert row is not None
         event_id, is_new = row
         self.count(source.name, "accepted" if is_new else "duplicate")
