@@ -76,6 +76,22 @@ def payload(n: int) -> tuple[dict[str, str], bytes]:
     return headers, json.dumps(body).encode()
 
 
+def summary(
+    statuses: dict[int, int], latencies: list[float], seconds: float, **extra: Any
+) -> dict[str, Any]:
+    """The figures every load phase reports."""
+    accepted = statuses.get(202, 0) + statuses.get(200, 0)
+    return {
+        "accepted_per_s": accepted / seconds,
+        "p50_ms": percentile(latencies, 0.50) * 1000,
+        "p95_ms": percentile(latencies, 0.95) * 1000,
+        "p99_ms": percentile(latencies, 0.99) * 1000,
+        "statuses": statuses,
+        "seconds": seconds,
+        **extra,
+    }
+
+
 def percentile(samples: list[float], q: float) -> float:
     if not samples:
         return float("nan")
@@ -185,16 +201,7 @@ def http_load(
     for r in results:
         for code, count in r["statuses"].items():
             statuses[code] = statuses.get(code, 0) + count
-    accepted = statuses.get(202, 0) + statuses.get(200, 0)
-    return {
-        "accepted_per_s": accepted / elapsed,
-        "p50_ms": percentile(latencies, 0.50) * 1000,
-        "p95_ms": percentile(latencies, 0.95) * 1000,
-        "p99_ms": percentile(latencies, 0.99) * 1000,
-        "statuses": statuses,
-        "client_cpu_s": sum(r["cpu"] for r in results),
-        "seconds": elapsed,
-    }
+    return summary(statuses, latencies, elapsed, client_cpu_s=sum(r["cpu"] for r in results))
 
 
 def wrk_load(url: str, path: str, secret: str, seconds: float, connections: int) -> dict[str, Any]:
@@ -271,17 +278,7 @@ async def _paced(url: str, path: str, secret: str, seconds: float, rate: float,
         writer.close()
 
     await asyncio.gather(*[connection(k) for k in range(connections)])
-    accepted = statuses.get(202, 0) + statuses.get(200, 0)
-    return {
-        "accepted_per_s": accepted / seconds,
-        "p50_ms": percentile(latencies, 0.50) * 1000,
-        "p95_ms": percentile(latencies, 0.95) * 1000,
-        "p99_ms": percentile(latencies, 0.99) * 1000,
-        "statuses": statuses,
-        "client_cpu_s": float("nan"),
-        "seconds": seconds,
-        "client": "paced raw HTTP",
-    }
+    return summary(statuses, latencies, seconds, client_cpu_s=float("nan"), client="paced raw HTTP")
 
 
 def paced_load(url: str, path: str, secret: str, seconds: float, rate: float) -> dict[str, Any]:

@@ -55,8 +55,6 @@ class Database:
 
     conninfo: str
     server: ServerInfo | None = None
-    embedded: EmbeddedPostgres | None = None
-    started_here: bool = False
 
 
 def embedded_for(settings: Settings) -> EmbeddedPostgres:
@@ -76,8 +74,8 @@ def open_database(settings: Settings) -> Iterator[Database]:
         yield Database(conninfo=settings.database_url)
         return
     embedded = embedded_for(settings)
-    info, started = embedded.acquire()
+    info, _started = embedded.acquire()
     try:
-        yield Database(info.conninfo(), info, embedded, started)
+        yield Database(info.conninfo(), info)
     finally:
         embedded.release()

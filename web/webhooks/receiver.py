@@ -124,7 +124,7 @@ class Receiver:
     """The webhook endpoint, bound to a pool and the app's counters."""
 
     def __init__(
-        self, pool: AsyncConnectionPool[Any], count: Any, committer: GroupCommitter | None = None
+        self, pool: AsyncConnectionPool[Any], count: Any, committer: GroupCommitter
     ) -> None:
         self.pool = pool
         self.committer = committer
@@ -210,16 +210,9 @@ class Receiver:
             "headers": Jsonb(stored_headers(request, source)),
             "body": body,
         }
-        if self.committer is not None:
-            # Stored with the deliveries that arrived with it, in one transaction; returns
-            # after that transaction committed.
-            row = await self.committer.accept(params)
-        else:
-            # The pool's connections autocommit: when execute returns, the function's
-            # transaction (claim, store, enqueue) has committed.
-            async with self.pool.connection(timeout=DB_WAIT) as conn:
-                cursor = await conn.execute(QUERIES["accept_event"], params)
-                row = await cursor.fetchone()
+        # Stored with the deliveries that arrived with it, in one transaction; returns
+        # after that transaction committed.
+        row = await self.committer.accept(params)
         assert row is not None
         event_id, is_new = row
         self.count(source.name, "accepted" if is_new else "duplicate")
