@@ -1,0 +1,37 @@
+-- claim_ingest --
+-- Claim a batch of ingest messages (SKIP LOCKED, hidden for the visibility timeout); dead-letter the exhausted.
+SELECT msg_id, read_ct FROM core.claim_ingest(%(qty)s, %(vt)s, %(max_attempts)s)
+
+-- apply_ingest --
+-- Normalize the events of claimed messages and archive the messages.
+SELECT status, events FROM core.apply_ingest(%(msg_ids)s)
+
+-- defer_ingest --
+-- Record a batch's transient error and hide its messages for an exponential back-off.
+SELECT core.defer_ingest(%(msg_ids)s, %(error)s)
+
+-- ingest_backlog --
+-- Messages waiting in the ingest queue and the age of the oldest.
+SELECT queued, oldest_age FROM core.ingest_backlog()
+
+-- replay_events --
+-- Normalize the next chunk of an org's event log again, after a cursor.
+SELECT last_received_at, last_event_id, status, events
+FROM core.replay_events(%(org_id)s, %(since)s, %(source)s, %(after_received_at)s,
+                        %(after_event_id)s, %(limit)s)
+
+-- failed_events --
+-- An org's events that failed, are retrying or were given up, newest first.
+SELECT o.event_id, o.source, o.event_type, o.status, o.attempts, o.reason, o.received_at,
+       o.updated_at
+FROM core.event_outcomes o JOIN auth.orgs g ON g.org_id = o.org_id
+WHERE g.slug = %(org)s AND o.status IN ('failed', 'retrying', 'dead')
+ORDER BY o.updated_at DESC, o.event_id
+LIMIT %(limit)s
+
+-- event_outcome_counts --
+-- An org's events per source and outcome.
+SELECT o.source, o.status, count(*)
+FROM core.event_outcomes o JOIN auth.orgs g ON g.org_id = o.org_id
+WHERE g.slug = %(org)s
+GROUP BY o.source, o.status ORDER BY o.source, o.status

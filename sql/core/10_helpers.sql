@@ -1,0 +1,110 @@
+-- Helpers shared by every source's normalizer (sources/*/normalize.sql).
+
+-- Merge jsonb objects left to right (later keys win); ordered by vendor time it gives
+-- each attribute the value of the latest statement that carried it.
+CREATE OR REPLACE AGGREGATE core.jsonb_merge(jsonb) (
+    SFUNC = jsonb_concat,
+    STYPE = jsonb,
+    INITCOND = '{}'
+);
+
+-- A raw body as JSON, or NULL when it is not a JSON document.
+CREATE OR REPLACE FUNCTION core.parse_json(p_body bytea)
+RETURNS jsonb LANGUAGE plpgsql IMMUTABLE STRICT AS $$
+BEGIN
+    IF p_body = ''::bytea THEN
+        RETURN NULL;
+    END IF;
+    RETURN convert_from(p_body, 'UTF8')::jsonb;
+EXCEPTION WHEN data_exception OR character_not_in_repertoire OR untranslatable_character THEN
+    RETURN NULL;
+END $$;
+
+-- A vendor timestamp (ISO 8601 or the forms PostgreSQL reads); NULL when empty.
+CREATE OR REPLACE FUNCTION core.ts(p_value text)
+RETURNS timestamptz LANGUAGE sql STABLE AS $$
+    SELECT NULLIF(btrim(p_value), '')::timestamptz
+$$;
+
+-- A Unix time in seconds or milliseconds (told apart by magnitude); NULL when empty.
+CREATE OR REPLACE FUNCTION core.ts_epoch(p_value numeric)
+RETURNS timestamptz LANGUAGE sql IMMUTABLE AS $$
+    SELECT to_timestamp(CASE WHEN p_value > 100000000000 THEN p_value / 1000 ELSE p_value END)
+$$;
+
+-- The first line of a message, without trailing whitespace.
+CREATE OR REPLACE FUNCTION core.first_line(p_text text)
+RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT NULLIF(rtrim(split_part(p_text, E'\n', 1), E' \t\r'), '')
+$$;
+
+-- Whether an account is an automation: a vendor's bot type, a `[bot]` login, or one of
+-- the well-known dependency and CI bots.
+CREATE OR REPLACE FUNCTION core.is_bot(p_login text, p_type text DEFAULT NULL)
+RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
+    SELECT coalesce(lower(p_type) IN ('bot', 'app', 'service', 'integration'), false)
+        OR coalesce(p_login ~* '(\[bot\]|-bot|_bot|^bot-)$'
+                    OR lower(p_login) IN ('dependabot', 'renovate', 'github-actions',
+                                          'snyk-bot', 'greenkeeper', 'codecov', 'sonarcloud',
+                                          'mergify', 'project_bot', 'ghost'), false)
+$$;
+
+-- Work-item keys (Jira / Linear style, e.g. PLAT-123) mentioned in any of the texts,
+-- distinct and sorted.
+CREATE OR REPLACE FUNCTION core.work_item_keys(VARIADIC p_texts text[])
+RETURNS text[] LANGUAGE sql IMMUTABLE AS $$
+    SELECT coalesce(array_agg(DISTINCT m[1] ORDER BY m[1]), '{}')
+    FROM unnest(p_texts) AS t(txt),
+         regexp_matches(coalesce(txt, ''), '(?:^|[^A-Za-z0-9])([A-Z][A-Z0-9]{1,9}-[1-9][0-9]{0,6})(?![0-9])', 'g') AS m
+$$;
+
+-- SEV1..SEV5 from a rank where 1 is the most severe; NULL when unknown.
+CREATE OR REPLACE FUNCTION core.severity(p_rank int)
+RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN p_rank IS NULL THEN NULL ELSE 'SEV' || least(greatest(p_rank, 1), 5) END
+$$;
+
+-- The class of a vendor environment name: the org's own rules in order, then the
+-- built-in ones (pre-production names before production ones, so `preprod` is staging).
+CREATE OR REPLACE FUNCTION core.environment_class(p_org_id uuid, p_name text)
+RETURNS text LANGUAGE sql STABLE AS $$
+    SELECT coalesce(
+        (SELECT r.class FROM core.environment_rules r
+         WHERE r.org_id = p_org_id AND p_name ~* r.pattern
+         ORDER BY r.position LIMIT 1),
+        CASE
+            WHEN p_name IS NULL THEN 'other'
+            WHEN p_name ~* '(^|[^a-z])(pre-?prod(uction)?|stag(e|ing)?|stg|uat)([^a-z]|$)'
+                THEN 'staging'
+            WHEN p_name ~* '(^|[^a-z])(prod(uction)?|prd|live)([^a-z]|$)' THEN 'production'
+            WHEN p_name ~* '(^|[^a-z])(test(ing)?|qa|ci|sandbox)([^a-z]|$)' THEN 'test'
+            WHEN p_name ~* '(^|[^a-z])(dev(elopment)?|local|review|preview)([^a-z]|$)' THEN 'dev'
+            ELSE 'other'
+        END)
+$$;
+
+-- The first of the dotted paths missing (absent or null) from a document, or NULL when
+-- all are there: how a normalizer says which documented field a payload lacks.
+CREATE OR REPLACE FUNCTION core.missing(p_doc jsonb, VARIADIC p_paths text[])
+RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT p FROM unnest(p_paths) WITH ORDINALITY AS t(p, i)
+    WHERE p_doc #> string_to_array(p, '.') IS NULL
+       OR jsonb_typeof(p_doc #> string_to_array(p, '.')) = 'null'
+    ORDER BY i LIMIT 1
+$$;
+
+-- {p_as: p_doc->p_key} when the document has the key (its value may be null: a stated
+-- null), else {}: for attributes whose absence means "not said" and null means "none".
+CREATE OR REPLACE FUNCTION core.stated(p_doc jsonb, p_key text, p_as text DEFAULT NULL)
+RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN p_doc ? p_key
+                THEN jsonb_build_object(coalesce(p_as, p_key), p_doc->p_key)
+                ELSE '{}'::jsonb END
+$$;
+
+-- A failure fact: the event violates its documented shape.
+CREATE OR REPLACE FUNCTION core.failure(p_event core.inbound, p_reason text)
+RETURNS core.fact LANGUAGE sql IMMUTABLE AS $$
+    SELECT ROW(p_event.event_id, 'failed', '', p_event.received_at,
+               jsonb_build_object('reason', p_reason))::core.fact
+$$;

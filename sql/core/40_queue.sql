@@ -1,0 +1,135 @@
+-- Draining the pgmq queue `ingest` and replaying the event log.
+--
+-- A worker claims a batch in one transaction (pgmq's SKIP LOCKED read, which hides the
+-- messages for the visibility timeout and counts the attempt) and applies it in a second.
+-- A crash or error during the apply rolls it back: the messages come back when their
+-- timeout ends, and normalization is idempotent, so nothing is lost or applied twice.
+
+-- Claim up to p_qty messages for p_vt seconds. Messages already read more than
+-- p_max_attempts times are dead-lettered (archived, outcome `dead` with the last error)
+-- instead of returned.
+CREATE OR REPLACE FUNCTION core.claim_ingest(p_qty int, p_vt int, p_max_attempts int)
+RETURNS TABLE (msg_id bigint, read_ct int) LANGUAGE plpgsql AS $$
+DECLARE
+    v_dead bigint[];
+BEGIN
+    IF p_qty < 1 OR p_vt < 1 OR p_max_attempts < 1 THEN
+        RAISE EXCEPTION 'batch size, visibility timeout and attempts must be positive'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    CREATE TEMP TABLE IF NOT EXISTS _qdx_claimed (
+        msg_id bigint, read_ct int, message jsonb) ON COMMIT DELETE ROWS;
+    TRUNCATE _qdx_claimed;
+    INSERT INTO _qdx_claimed
+    SELECT m.msg_id, m.read_ct, m.message FROM pgmq.read('ingest', p_vt, p_qty) m;
+
+    WITH dead AS (
+        SELECT c.msg_id, c.read_ct, (c.message->>'org_id')::uuid AS org_id,
+               (c.message->>'event_id')::uuid AS event_id,
+               (c.message->>'received_at')::timestamptz AS received_at
+        FROM _qdx_claimed c WHERE c.read_ct > p_max_attempts
+    ), recorded AS (
+        INSERT INTO core.event_outcomes AS t (org_id, event_id, source, event_type, received_at,
+                                              status, reason, attempts)
+        SELECT e.org_id, e.event_id, e.source, e.event_type, e.received_at, 'dead',
+               format('gave up after %s attempts', d.read_ct - 1), d.read_ct - 1
+        FROM dead d
+        JOIN raw.events e ON e.org_id = d.org_id AND e.received_at = d.received_at
+                         AND e.event_id = d.event_id
+        ON CONFLICT ON CONSTRAINT event_outcomes_pkey DO UPDATE SET
+            status = 'dead',
+            reason = excluded.reason || coalesce(': ' || t.reason, ''),
+            attempts = excluded.attempts, updated_at = now()
+    )
+    SELECT coalesce(array_agg(d.msg_id), '{}') INTO v_dead FROM dead d;
+    IF cardinality(v_dead) > 0 THEN
+        PERFORM pgmq.archive('ingest', v_dead);
+    END IF;
+
+    RETURN QUERY SELECT c.msg_id, c.read_ct FROM _qdx_claimed c
+                 WHERE c.read_ct <= p_max_attempts ORDER BY c.msg_id;
+END $$;
+
+-- Normalize the events of claimed messages and archive the messages, in the caller's
+-- transaction. Returns the count per outcome.
+CREATE OR REPLACE FUNCTION core.apply_ingest(p_msg_ids bigint[])
+RETURNS TABLE (status text, events bigint) LANGUAGE plpgsql AS $$
+DECLARE
+    v_org_ids uuid[];
+    v_event_ids uuid[];
+    v_received_at timestamptz[];
+BEGIN
+    SELECT array_agg((q.message->>'org_id')::uuid), array_agg((q.message->>'event_id')::uuid),
+           array_agg((q.message->>'received_at')::timestamptz)
+    INTO v_org_ids, v_event_ids, v_received_at
+    FROM pgmq.q_ingest q WHERE q.msg_id = ANY (p_msg_ids);
+    RETURN QUERY SELECT * FROM core.normalize_events(
+        core.inbound_events(v_org_ids, v_event_ids, v_received_at));
+    PERFORM pgmq.archive('ingest', p_msg_ids);
+END $$;
+
+-- A batch could not be applied (a transient error): record the error on its events and
+-- hide the messages for an exponential back-off (5 s doubling per attempt, at most 10 min).
+CREATE OR REPLACE FUNCTION core.defer_ingest(p_msg_ids bigint[], p_error text)
+RETURNS void LANGUAGE sql AS $$
+    WITH m AS (
+        SELECT q.msg_id, q.read_ct, (q.message->>'org_id')::uuid AS org_id,
+               (q.message->>'event_id')::uuid AS event_id,
+               (q.message->>'received_at')::timestamptz AS received_at
+        FROM pgmq.q_ingest q WHERE q.msg_id = ANY (p_msg_ids)
+    ), backoff AS (
+        UPDATE pgmq.q_ingest q
+        SET vt = clock_timestamp() + make_interval(secs => least(600, 5 * 2 ^ (m.read_ct - 1)))
+        FROM m WHERE q.msg_id = m.msg_id
+    )
+    INSERT INTO core.event_outcomes AS t (org_id, event_id, source, event_type, received_at,
+                                          status, reason, attempts)
+    SELECT e.org_id, e.event_id, e.source, e.event_type, e.received_at, 'retrying',
+           left(p_error, 2000), m.read_ct
+    FROM m JOIN raw.events e ON e.org_id = m.org_id AND e.received_at = m.received_at
+                            AND e.event_id = m.event_id
+    ORDER BY e.org_id, e.event_id
+    ON CONFLICT ON CONSTRAINT event_outcomes_pkey DO UPDATE SET
+        status = 'retrying', reason = excluded.reason, attempts = excluded.attempts,
+        updated_at = now()
+$$;
+
+-- Messages waiting in the ingest queue (visible now or later) and the oldest one's age.
+CREATE OR REPLACE FUNCTION core.ingest_backlog()
+RETURNS TABLE (queued bigint, oldest_age interval) LANGUAGE sql STABLE AS $$
+    SELECT count(*), clock_timestamp() - min(q.enqueued_at) FROM pgmq.q_ingest q
+$$;
+
+-- Normalize again the next p_limit events of an org's log after a cursor (received_at,
+-- event_id), optionally from p_since and of one source only. Returns the last event
+-- normalized (the next cursor; NULL when there was nothing left) and the counts.
+CREATE OR REPLACE FUNCTION core.replay_events(
+    p_org_id uuid, p_since timestamptz, p_source text,
+    p_after_received_at timestamptz, p_after_event_id uuid, p_limit int)
+RETURNS TABLE (last_received_at timestamptz, last_event_id uuid, status text, events bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_org_ids uuid[];
+    v_event_ids uuid[];
+    v_received_at timestamptz[];
+BEGIN
+    SELECT array_agg(e.org_id ORDER BY e.received_at, e.event_id),
+           array_agg(e.event_id ORDER BY e.received_at, e.event_id),
+           array_agg(e.received_at ORDER BY e.received_at, e.event_id)
+    INTO v_org_ids, v_event_ids, v_received_at
+    FROM (SELECT r.org_id, r.event_id, r.received_at FROM raw.events r
+          WHERE r.org_id = p_org_id
+            AND r.received_at >= coalesce(p_since, '-infinity')
+            AND (p_source IS NULL OR r.source = p_source)
+            AND (p_after_received_at IS NULL
+                 OR (r.received_at, r.event_id) > (p_after_received_at, p_after_event_id))
+          ORDER BY r.received_at, r.event_id
+          LIMIT p_limit) e;
+    IF v_event_ids IS NULL THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+    SELECT v_received_at[cardinality(v_received_at)], v_event_ids[cardinality(v_event_ids)],
+           n.status, n.events
+    FROM core.normalize_events(core.inbound_events(v_org_ids, v_event_ids, v_received_at)) n;
+END $$;

@@ -1,0 +1,112 @@
+"""Draining the ingest queue: batches of raw events normalized by one SQL call each.
+
+A batch is claimed in one transaction (pgmq's SKIP LOCKED read hides it for the visibility
+timeout and counts the attempt) and applied in a second. If the apply fails or the process
+dies, its transaction rolls back and the messages come back after the timeout (with an
+exponential back-off after an error); after `max_attempts` they are dead-lettered with the
+last error. Normalization is idempotent, so a batch applied again changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from db.queries import QUERIES
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class NormalizerConfig:
+    """How batches are taken from the queue."""
+
+    batch_size: int = 500
+    visibility_timeout: int = 60  # seconds a claimed batch stays hidden
+    max_attempts: int = 5
+    idle_poll: float = 0.05  # first wait when the queue is empty, doubling up to 1 s
+
+
+@dataclass
+class Progress:
+    """What a drain did: batches, events per outcome, batches deferred after an error."""
+
+    batches: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    deferred: int = 0
+
+    @property
+    def events(self) -> int:
+        return sum(self.outcomes.values())
+
+
+async def drain_batch(
+    conn: psycopg.AsyncConnection[Any], config: NormalizerConfig, progress: Progress
+) -> int:
+    """Claim and apply one batch on an autocommit connection; the number of messages
+    claimed (0 when the queue had nothing visible)."""
+    cursor = await conn.execute(
+        QUERIES["claim_ingest"],
+        {"qty": config.batch_size, "vt": config.visibility_timeout,
+         "max_attempts": config.max_attempts},
+    )  # fmt: skip
+    msg_ids = [row[0] for row in await cursor.fetchall()]
+    if not msg_ids:
+        return 0
+    try:
+        async with conn.transaction():
+            cursor = await conn.execute(QUERIES["apply_ingest"], {"msg_ids": msg_ids})
+            rows = await cursor.fetchall()
+    except psycopg.Error as exc:
+        if conn.closed or isinstance(exc, psycopg.OperationalError):
+            raise  # the messages come back after their visibility timeout
+        message = (exc.diag.message_primary or str(exc)).strip()
+        log.warning("normalize: batch of %d deferred: %s", len(msg_ids), message)
+        await conn.execute(QUERIES["defer_ingest"], {"msg_ids": msg_ids, "error": message})
+        progress.deferred += 1
+        return len(msg_ids)
+    progress.batches += 1
+    for row in rows:
+        status, count = row
+        progress.outcomes[str(status)] += int(count)
+    return len(msg_ids)
+
+
+async def drain(conninfo: str, config: NormalizerConfig | None = None) -> Progress:
+    """Normalize everything visible in the queue now, then return what was done."""
+    config = config or NormalizerConfig()
+    progress = Progress()
+    async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+        while await drain_batch(conn, config, progress):
+            pass
+    return progress
+
+
+async def run_normalizer(conninfo: str, config: NormalizerConfig | None = None,
+                         name: str = "normalizer") -> None:  # fmt: skip
+    """Drain the queue until cancelled, waiting with a growing poll interval when idle and
+    reconnecting (with back-off) when the database goes away."""
+    config = config or NormalizerConfig()
+    progress = Progress()
+    reconnect_wait = 0.5
+    while True:
+        try:
+            async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+                reconnect_wait = 0.5
+                wait = config.idle_poll
+                while True:
+                    if await drain_batch(conn, config, progress):
+                        wait = config.idle_poll
+                        continue
+                    await asyncio.sleep(wait)
+                    wait = min(wait * 2, 1.0)
+        except psycopg.OperationalError as exc:
+            log.warning("%s: database unavailable (%s); retrying in %.1fs", name,
+                        str(exc).strip().splitlines()[0], reconnect_wait)  # fmt: skip
+            await asyncio.sleep(reconnect_wait)
+            reconnect_wait = min(reconnect_wait * 2, 10.0)
