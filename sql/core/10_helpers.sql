@@ -108,3 +108,12 @@ RETURNS core.fact LANGUAGE sql IMMUTABLE AS $$
     SELECT ROW(p_event.event_id, 'failed', '', p_event.received_at,
                jsonb_build_object('reason', p_reason))::core.fact
 $$;
+
+-- An object without its empty-string values: a vendor's "" says nothing.
+CREATE OR REPLACE FUNCTION core.drop_empty(p_attrs jsonb)
+RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN p_attrs @? '$.* ? (@ == "")'
+                THEN (SELECT coalesce(jsonb_object_agg(k, v), '{}')
+                      FROM jsonb_each(p_attrs) AS x(k, v) WHERE v <> '""'::jsonb)
+                ELSE p_attrs END
+$$;

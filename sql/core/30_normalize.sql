@@ -79,7 +79,7 @@ BEGIN
     -- about one entity are merged. Failed events contribute nothing.
     INSERT INTO _qdx_facts
     SELECT e.org_id, f.event_id, f.entity, f.entity_id, min(f.observed_at), e.tiebreak,
-           core.jsonb_merge(f.attrs ORDER BY f.attrs::text)
+           core.jsonb_merge(core.drop_empty(f.attrs) ORDER BY f.attrs::text)
     FROM unnest(v_facts) f
     JOIN unnest(p_events) e ON e.event_id = f.event_id
     WHERE f.entity <> 'failed'
