@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import Any
 from uuid import UUID
@@ -22,12 +22,15 @@ import psycopg
 import qdx
 from db import tenancy
 from db.connect import Database, check_server, embedded_for, open_database
+from db.errors import mapped_errors
 from db.migrate import MigrateResult, migrate, pending
+from db.queries import QUERIES
 from qdx import logs
 from qdx.errors import InvalidInput, UserError
 from qdx.settings import Settings, default_public_url
 from sources import SOURCES
 from web.tokens import ROLES, issue_token, parse_ttl
+from workers.replay import ReplayResult, replay
 
 log = logging.getLogger("qdx")
 Handler = Callable[[argparse.Namespace, Settings], int]
@@ -49,7 +52,7 @@ def _connection(settings: Settings) -> Iterator[psycopg.Connection[Any]]:
     """A connection in a transaction, committed when the block succeeds."""
     with open_database(settings) as db, psycopg.connect(db.conninfo) as conn:
         try:
-            with conn.transaction():
+            with conn.transaction(), mapped_errors():
                 yield conn
         except (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName,
                 psycopg.errors.UndefinedFunction) as exc:  # fmt: skip
@@ -97,7 +100,10 @@ def _banner(settings: Settings, db: Database, worker: bool) -> None:
     else:
         _out("  database  DATABASE_URL")
     if worker:
-        _out(f"  workers   procrastinate, concurrency {settings.worker_concurrency}")
+        _out(
+            f"  workers   procrastinate, concurrency {settings.worker_concurrency}; "
+            f"{settings.normalize_workers} normalizer(s), batches of {settings.normalize_batch}"
+        )
     _out("Press Ctrl-C to stop.")
 
 
@@ -389,6 +395,72 @@ def cmd_client_list(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _parse_since(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        since = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"bad --since {text!r}: use an ISO date such as 2026-09-01") from None
+    return since if since.tzinfo else since.replace(tzinfo=UTC)
+
+
+def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
+    if args.source is not None:
+        _check_source(args.source)
+    if args.chunk < 1:
+        raise InvalidInput("--chunk must be at least 1")
+    since = _parse_since(args.since)
+
+    def progress(result: ReplayResult) -> None:
+        rate = result.events / result.seconds if result.seconds else 0.0
+        _err(f"replayed {result.events:,}/{result.total:,} events ({rate:,.0f}/s)")
+
+    with _connection(settings) as conn:
+        result = replay(conn, args.org, since=since, source=args.source, chunk=args.chunk,
+                        progress=progress)  # fmt: skip
+        _err("committing")
+    summary = ", ".join(f"{n:,} {status}" for status, n in sorted(result.outcomes.items()))
+    _out(f"replayed {result.events:,} events of {args.org} in {result.seconds:.1f}s"
+         + (f": {summary}" if summary else ""))  # fmt: skip
+    return 0
+
+
+def cmd_events_stats(args: argparse.Namespace, settings: Settings) -> int:
+    with _connection(settings) as conn:
+        conn.execute(QUERIES["org_exists"], {"org": args.org})
+        rows = conn.execute(QUERIES["event_outcome_counts"], {"org": args.org}).fetchall()
+        backlog = conn.execute(QUERIES["ingest_backlog"]).fetchone()
+    for source, status, count in rows:
+        _out(f"{source:<20} {status:<11} {count:>10,}")
+    if backlog is not None:
+        queued, age = backlog
+        _out(f"queue: {queued:,} message(s) waiting (all orgs)"
+             + (f", oldest {age}" if age is not None else ""))  # fmt: skip
+    return 0
+
+
+def cmd_events_failed(args: argparse.Namespace, settings: Settings) -> int:
+    with _connection(settings) as conn:
+        conn.execute(QUERIES["org_exists"], {"org": args.org})
+        rows = conn.execute(QUERIES["failed_events"], {"org": args.org, "limit": args.limit})
+        found = rows.fetchall()
+    if args.json:
+        for event_id, source, event_type, status, attempts, reason, received, updated in found:
+            _out(json.dumps({"event_id": str(event_id), "source": source,
+                             "event_type": event_type, "status": status, "attempts": attempts,
+                             "reason": reason, "received_at": received.isoformat(),
+                             "updated_at": updated.isoformat()}))  # fmt: skip
+        return 0
+    if not found:
+        _out(f"no failed events in {args.org}")
+    for event_id, source, event_type, status, attempts, reason, received, _updated in found:
+        _out(f"{received:%Y-%m-%d %H:%M:%S} {status:<8} {source}/{event_type} {event_id}"
+             + (f" (attempts {attempts})" if attempts else ""))  # fmt: skip
+        _out(f"    {reason}")
+    return 0
+
+
 # -- parser ---------------------------------------------------------------------------------
 
 
@@ -441,6 +513,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="the same seed gives the same history")
     p.add_argument("--days", type=int, default=90, help="days of history up to today")
     p.add_argument("--url", help="the server (default QDX_PUBLIC_URL)")
+
+    p = command(
+        "replay",
+        cmd_replay,
+        "normalize an org's stored events again (one transaction; nothing is lost)",
+    )
+    p.add_argument("org")
+    p.add_argument("--since", help="only events received on or after this ISO date/time")
+    p.add_argument("--source", help="only this source's events")
+    p.add_argument("--chunk", type=int, default=2000, help="events per SQL call (default 2000)")
+
+    events = sub.add_parser("events", help="what normalization made of stored events")
+    events_sub = events.add_subparsers(dest="action", required=True)
+    p = command("stats", cmd_events_stats, "events per source and outcome", events_sub)
+    p.add_argument("org")
+    p = command("failed", cmd_events_failed,
+                "events that failed, are being retried or were given up, with the reason",
+                events_sub)  # fmt: skip
+    p.add_argument("org")
+    p.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
 
     db = command("db", cmd_db, "manage the embedded PostgreSQL")
     db.add_argument("action", choices=["start", "stop", "url", "status"])

@@ -18,6 +18,7 @@ from qdx.errors import UserError
 from qdx.settings import Settings
 from web.app import create_app
 from workers.app import run_worker
+from workers.normalizer import NormalizerConfig, run_normalizer
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +141,12 @@ async def run(
         jobs["web"] = server.serve(sockets=[sock or bind(settings.host, settings.port)])
     if worker:
         jobs["worker"] = run_worker(conninfo, concurrency=settings.worker_concurrency)
+        batches = NormalizerConfig(
+            batch_size=settings.normalize_batch,
+            visibility_timeout=settings.normalize_visibility_timeout,
+        )
+        for i in range(settings.normalize_workers):
+            jobs[f"normalizer-{i}"] = run_normalizer(conninfo, batches, name=f"normalizer-{i}")
     tasks = {asyncio.create_task(coro, name=name): name for name, coro in jobs.items()}
     stopper: asyncio.Task[Any] = asyncio.create_task(stop.wait(), name="signal")
     extra = None
@@ -156,7 +163,7 @@ async def run(
         if server is not None:
             server.should_exit = True
         for task, name in tasks.items():
-            if name == "worker":
+            if name != "web":
                 task.cancel()
         results = await asyncio.gather(*tasks, return_exceptions=True)
         if extra is not None:

@@ -55,15 +55,17 @@ def make_org(conn: psycopg.Connection[Any], slug: str) -> tuple[UUID, UUID]:
 
 def accept(
     conn: psycopg.Connection[Any], org_id: UUID, endpoint_id: UUID, sample: Sample,
-    delivery_key: str | None = None,
+    delivery_key: str | None = None, event_type: str | None = None,
 ) -> tuple[UUID, bool]:  # fmt: skip
     """Store a sample as the receiver would (its key and event type found by the source's
-    own locators) and queue it; returns the event id and whether it was new."""
-    source = all_sources()[sample.source]
-    delivery = Delivery("POST", {k.lower(): v for k, v in sample.headers.items()}, {},
-                        sample.body, sample.content_type)  # fmt: skip
-    key = delivery_key or first(delivery, source.delivery_id)
-    event_type = first(delivery, source.event_type)
+    own locators unless given) and queue it; returns the event id and whether it was new."""
+    if delivery_key is None or event_type is None:
+        source = all_sources()[sample.source]
+        delivery = Delivery("POST", {k.lower(): v for k, v in sample.headers.items()}, {},
+                            sample.body, sample.content_type)  # fmt: skip
+        delivery_key = delivery_key or first(delivery, source.delivery_id)
+        event_type = event_type or first(delivery, source.event_type)
+    key = delivery_key
     assert key, f"{sample.source}/{sample.name}: no delivery id"
     assert event_type, f"{sample.source}/{sample.name}: no event type"
     row = conn.execute(

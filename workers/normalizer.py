@@ -63,7 +63,7 @@ async def drain_batch(
             cursor = await conn.execute(QUERIES["apply_ingest"], {"msg_ids": msg_ids})
             rows = await cursor.fetchall()
     except psycopg.Error as exc:
-        if conn.closed or isinstance(exc, psycopg.OperationalError):
+        if conn.closed or conn.broken:
             raise  # the messages come back after their visibility timeout
         message = (exc.diag.message_primary or str(exc)).strip()
         log.warning("normalize: batch of %d deferred: %s", len(msg_ids), message)

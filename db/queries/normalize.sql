@@ -15,7 +15,7 @@ SELECT core.defer_ingest(%(msg_ids)s, %(error)s)
 SELECT queued, oldest_age FROM core.ingest_backlog()
 
 -- replay_events --
--- Normalize the next chunk of an org's event log again, after a cursor.
+-- Normalize the next chunk of an org's event log again, after a cursor (rows recomputed).
 SELECT last_received_at, last_event_id, status, events
 FROM core.replay_events(%(org_id)s, %(since)s, %(source)s, %(after_received_at)s,
                         %(after_event_id)s, %(limit)s)
@@ -35,3 +35,11 @@ SELECT o.source, o.status, count(*)
 FROM core.event_outcomes o JOIN auth.orgs g ON g.org_id = o.org_id
 WHERE g.slug = %(org)s
 GROUP BY o.source, o.status ORDER BY o.source, o.status
+
+-- begin_replay --
+-- Lock an org against concurrent normalization for this transaction; the events to replay.
+SELECT core.begin_replay(auth.org_id(%(org)s), %(since)s, %(source)s), auth.org_id(%(org)s)
+
+-- org_exists --
+-- Raise NotFound for an unknown org slug.
+SELECT auth.org_id(%(org)s)

@@ -130,7 +130,9 @@ RETURNS SETOF core.fact LANGUAGE sql STABLE AS $$
     ), commits AS (
         SELECT ok.*, c,
                nullif(regexp_replace(p->>'ref', '^refs/heads/', ''), p->>'ref') AS branch,
-               coalesce(core.ts_epoch((p->'repository'->>'pushed_at')::numeric),
+               coalesce(CASE WHEN jsonb_typeof(p->'repository'->'pushed_at') = 'number'
+                             THEN core.ts_epoch((p->'repository'->>'pushed_at')::numeric) END,
+                        core.ts(p->'head_commit'->>'timestamp'),
                         core.ts(c->>'timestamp')) AS pushed_at
         FROM ok, jsonb_array_elements(coalesce(p->'commits', '[]')) c
         WHERE kind = 'push'
@@ -145,6 +147,7 @@ RETURNS SETOF core.fact LANGUAGE sql STABLE AS $$
             core.ts(coalesce(p->'release'->>'published_at', p->'release'->>'created_at')),
             CASE WHEN jsonb_typeof(p->'repository'->'pushed_at') = 'number'
                  THEN core.ts_epoch((p->'repository'->>'pushed_at')::numeric) END,
+            core.ts(p->'head_commit'->>'timestamp'),
             (ok.e).received_at) AS at
         FROM ok
     )

@@ -4,6 +4,14 @@
 -- A source takes part by defining core.normalize_<source>(core.inbound[]) RETURNS SETOF
 -- core.fact in sources/<source>/normalize.sql; nothing here names a source.
 
+-- An advisory lock key per org and purpose: 'replay' (held exclusively by a replay of the
+-- org, shared by the batches that touch it) and 'refresh' (held by the one transaction
+-- recomputing the org's canonical rows).
+CREATE OR REPLACE FUNCTION core.org_lock_key(p_org_id uuid, p_purpose text)
+RETURNS bigint LANGUAGE sql IMMUTABLE AS $$
+    SELECT ('x' || left(md5('qdx.' || p_purpose || ':' || p_org_id::text), 16))::bit(64)::bigint
+$$;
+
 -- The raw events with these ids as normalizers see them (body parsed).
 CREATE OR REPLACE FUNCTION core.inbound_events(p_org_ids uuid[], p_event_ids uuid[],
                                                p_received_at timestamptz[])
@@ -51,9 +59,13 @@ BEGIN
 END $$;
 
 -- Normalize a batch of events (any orgs and sources): store what each says, record each
--- event's outcome and recompute the canonical rows whose facts changed. Normalizing an
--- event again with the same result writes nothing. Returns the count per outcome.
-CREATE OR REPLACE FUNCTION core.normalize_events(p_events core.inbound[])
+-- event's outcome and recompute the canonical rows whose facts changed (with
+-- p_refresh_all, every row the events speak of: a replay also repairs rows computed by an
+-- older version of the refresh functions). Normalizing an event again with the same
+-- result writes nothing. Returns the count per outcome.
+DROP FUNCTION IF EXISTS core.normalize_events(core.inbound[]);
+CREATE OR REPLACE FUNCTION core.normalize_events(p_events core.inbound[],
+                                                 p_refresh_all boolean DEFAULT false)
 RETURNS TABLE (status text, events bigint) LANGUAGE plpgsql AS $$
 DECLARE
     v_source text;
@@ -140,8 +152,17 @@ BEGIN
     )
     INSERT INTO _qdx_touched SELECT * FROM written;
 
+    IF p_refresh_all THEN
+        INSERT INTO _qdx_touched SELECT org_id, entity, entity_id FROM _qdx_facts;
+    END IF;
     v_touched := ARRAY(SELECT DISTINCT ROW(org_id, entity, entity_id)::core.entity_ref
                        FROM _qdx_touched);
+    -- A canonical row is computed from every fact about it, its neighbours' included; two
+    -- transactions recomputing one org at once could each miss the other's new facts. So
+    -- recomputing is serialized per org (normalizers and fact writes above run in
+    -- parallel), and each statement below sees what the previous holder committed.
+    PERFORM pg_advisory_xact_lock(core.org_lock_key(o, 'refresh'))
+    FROM (SELECT DISTINCT e.org_id AS o FROM unnest(p_events) e ORDER BY 1) orgs;
     PERFORM core.refresh(v_touched);
 
     -- Outcomes: normalized (it said something), failed (with the reason) or ignored.

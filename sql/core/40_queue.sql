@@ -63,6 +63,9 @@ BEGIN
            array_agg((q.message->>'received_at')::timestamptz)
     INTO v_org_ids, v_event_ids, v_received_at
     FROM pgmq.q_ingest q WHERE q.msg_id = ANY (p_msg_ids);
+    -- A replay of an org holds its lock exclusively: wait for it rather than interleave.
+    PERFORM pg_advisory_xact_lock_shared(core.org_lock_key(o, 'replay'))
+    FROM (SELECT DISTINCT unnest(v_org_ids) AS o ORDER BY 1) orgs;
     RETURN QUERY SELECT * FROM core.normalize_events(
         core.inbound_events(v_org_ids, v_event_ids, v_received_at));
     PERFORM pgmq.archive('ingest', p_msg_ids);
@@ -100,6 +103,22 @@ RETURNS TABLE (queued bigint, oldest_age interval) LANGUAGE sql STABLE AS $$
     SELECT count(*), clock_timestamp() - min(q.enqueued_at) FROM pgmq.q_ingest q
 $$;
 
+
+-- Start replaying an org in the caller's transaction: wait for the batches normalizing its
+-- events to finish and hold new ones back until the transaction ends. Returns the number
+-- of events a replay with these filters will read.
+CREATE OR REPLACE FUNCTION core.begin_replay(p_org_id uuid, p_since timestamptz, p_source text)
+RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    v_count bigint;
+BEGIN
+    PERFORM pg_advisory_xact_lock(core.org_lock_key(p_org_id, 'replay'));
+    SELECT count(*) INTO v_count FROM raw.events r
+    WHERE r.org_id = p_org_id AND r.received_at >= coalesce(p_since, '-infinity')
+      AND (p_source IS NULL OR r.source = p_source);
+    RETURN v_count;
+END $$;
+
 -- Normalize again the next p_limit events of an org's log after a cursor (received_at,
 -- event_id), optionally from p_since and of one source only. Returns the last event
 -- normalized (the next cursor; NULL when there was nothing left) and the counts.
@@ -131,5 +150,6 @@ BEGIN
     RETURN QUERY
     SELECT v_received_at[cardinality(v_received_at)], v_event_ids[cardinality(v_event_ids)],
            n.status, n.events
-    FROM core.normalize_events(core.inbound_events(v_org_ids, v_event_ids, v_received_at)) n;
+    FROM core.normalize_events(core.inbound_events(v_org_ids, v_event_ids, v_received_at),
+                               true) n;
 END $$;
