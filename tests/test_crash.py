@@ -93,3 +93,89 @@ def test_sigkill_during_load_loses_no_acknowledged_event(database: str) -> None:
     assert set(acked) <= stored
     # Every stored event was queued in the same transaction.
     assert queued == (len(stored),)
+
+
+def test_worker_killed_mid_batch_loses_and_doubles_nothing(database: str) -> None:
+    """A worker SIGKILLed while its batch is half applied: the batch's transaction never
+    commits, the messages come back after the visibility timeout, and the next worker
+    applies them once: the state equals a clean run's."""
+    from synth.emit import Emitter
+    from synth.model import History
+    from tests.normalize_helpers import accept, canonical_state, make_org, normalize
+    from tests.webhook_helpers import Sample
+
+    h = History(seed=9, size=300, days=5)
+    deliveries = [d for d in Emitter(h.org, h.key).render(h.events()) if d.source == "github"]
+    samples = [Sample(d.source, d.event_type, d.headers, d.body, d.content_type)
+               for d in deliveries[:120]]  # fmt: skip
+    with psycopg.connect(database, autocommit=True) as conn:
+        org, endpoint = make_org(conn, "acme")
+        for s in samples:
+            accept(conn, org, endpoint, s)
+
+    env = {**os.environ, "DATABASE_URL": database, "QDX_LOG_FORMAT": "json",
+           "QDX_LOG_LEVEL": "WARNING", "QDX_NORMALIZE_VISIBILITY_TIMEOUT": "3"}  # fmt: skip
+    blocker = psycopg.connect(database)
+    # The batch will stop at its first write to core.changes, mid-transaction.
+    blocker.execute("LOCK TABLE core.changes IN SHARE MODE")
+    proc = subprocess.Popen([sys.executable, "-m", "qdx", "worker"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        with psycopg.connect(database, autocommit=True) as watch:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                waiting = watch.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                    " AND query LIKE '%%apply_ingest%%'"
+                ).fetchone()
+                if waiting and waiting[0]:
+                    break
+                time.sleep(0.05)
+            else:
+                raise AssertionError("the worker never reached core.changes")
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+            blocker.rollback()  # the orphaned statement finishes, its transaction cannot commit
+            deadline = time.monotonic() + 30
+            while watch.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%%apply_ingest%%'"
+                " AND pid <> pg_backend_pid()"
+            ).fetchone() != (0,):
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            assert watch.execute("SELECT count(*) FROM core.facts").fetchone() == (0,)
+            assert watch.execute("SELECT count(*) FROM core.event_outcomes").fetchone() == (0,)
+            assert watch.execute("SELECT count(*) FROM pgmq.q_ingest").fetchone() == (120,)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        blocker.close()
+
+    time.sleep(3.2)  # the killed worker's claim expires
+    restarted = subprocess.Popen([sys.executable, "-m", "qdx", "worker"], env=env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        with psycopg.connect(database, autocommit=True) as conn:
+            deadline = time.monotonic() + 60
+            while conn.execute("SELECT count(*) FROM pgmq.q_ingest").fetchone() != (0,):
+                assert time.monotonic() < deadline, "the restarted worker did not drain"
+                time.sleep(0.1)
+            attempts = conn.execute("SELECT DISTINCT read_ct FROM pgmq.a_ingest").fetchall()
+            recovered = canonical_state(conn, org)
+    finally:
+        restarted.send_signal(signal.SIGTERM)
+        restarted.wait(60)
+    with psycopg.connect(database, autocommit=True) as conn:
+        clean, clean_endpoint = make_org(conn, "clean")
+        for s in samples:
+            accept(conn, clean, clean_endpoint, s)
+        normalize(database)
+        expected = canonical_state(conn, clean)
+        facts = conn.execute(
+            "SELECT org_id = %s, count(*) FROM core.facts GROUP BY 1 ORDER BY 1", (org,)
+        ).fetchall()
+    assert (2,) in attempts  # the batch the killed worker held was read a second time
+    assert recovered == expected
+    assert {s["status"] for s in recovered["outcomes"]} == {"normalized"}
+    assert facts[0][1] == facts[1][1]  # as many facts as a clean run: nothing applied twice
