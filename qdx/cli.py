@@ -416,10 +416,16 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
         rate = result.events / result.seconds if result.seconds else 0.0
         _err(f"replayed {result.events:,}/{result.total:,} events ({rate:,.0f}/s)")
 
-    with _connection(settings) as conn:
-        result = replay(conn, args.org, since=since, source=args.source, chunk=args.chunk,
-                        progress=progress)  # fmt: skip
-        _err("committing")
+    if args.workers < 1:
+        raise InvalidInput("--workers must be at least 1")
+    with open_database(settings) as db:
+        try:
+            result = replay(db.conninfo, args.org, since=since, source=args.source,
+                            chunk=args.chunk, workers=args.workers, progress=progress)  # fmt: skip
+        except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedFunction) as exc:
+            raise UserError(
+                f"the database is not migrated ({exc.diag.message_primary}): run `qdx migrate`"
+            ) from None
     summary = ", ".join(f"{n:,} {status}" for status, n in sorted(result.outcomes.items()))
     _out(f"replayed {result.events:,} events of {args.org} in {result.seconds:.1f}s"
          + (f": {summary}" if summary else ""))  # fmt: skip
@@ -517,12 +523,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(
         "replay",
         cmd_replay,
-        "normalize an org's stored events again (one transaction; nothing is lost)",
+        "normalize an org's stored events again and recompute their canonical rows",
     )
     p.add_argument("org")
     p.add_argument("--since", help="only events received on or after this ISO date/time")
     p.add_argument("--source", help="only this source's events")
-    p.add_argument("--chunk", type=int, default=2000, help="events per SQL call (default 2000)")
+    p.add_argument(
+        "--chunk", type=int, default=5000, help="events per SQL call and transaction (default 5000)"
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="connections replaying chunks in parallel (default 2)",
+    )
 
     events = sub.add_parser("events", help="what normalization made of stored events")
     events_sub = events.add_subparsers(dest="action", required=True)

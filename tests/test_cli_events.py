@@ -26,7 +26,7 @@ def test_replay_reports_progress_and_outcomes(
     qdx_env: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     stored(qdx_env)
-    code, out, err = run(capsys, "replay", "acme", "--chunk", "2")
+    code, out, err = run(capsys, "replay", "acme", "--chunk", "2", "--workers", "1")
     assert code == 0
     assert out.strip().startswith("replayed 3 events of acme in ")
     assert out.strip().endswith(": 1 failed, 1 ignored, 1 normalized")
@@ -45,6 +45,7 @@ def test_replay_reports_progress_and_outcomes(
         (("replay", "acme", "--since", "yesterday"), "bad --since 'yesterday'"),
         (("replay", "acme", "--source", "myspace"), "unknown source 'myspace'"),
         (("replay", "acme", "--chunk", "0"), "--chunk must be at least 1"),
+        (("replay", "acme", "--workers", "0"), "--workers must be at least 1"),
         (("events", "failed", "nope"), "unknown org 'nope'"),
     ],
 )

@@ -14,11 +14,16 @@ SELECT core.defer_ingest(%(msg_ids)s, %(error)s)
 -- Messages waiting in the ingest queue and the age of the oldest.
 SELECT queued, oldest_age FROM core.ingest_backlog()
 
--- replay_events --
--- Normalize the next chunk of an org's event log again, after a cursor (rows recomputed).
-SELECT last_received_at, last_event_id, status, events
-FROM core.replay_events(%(org_id)s, %(since)s, %(source)s, %(after_received_at)s,
-                        %(after_event_id)s, %(limit)s)
+-- replay_bounds --
+-- The chunks of an org's log for a replay: the last event of each.
+SELECT received_at, event_id, events
+FROM core.replay_bounds(%(org_id)s, %(since)s, %(source)s, %(chunk)s)
+
+-- replay_range --
+-- Normalize again an org's events between two bounds, recomputing their canonical rows.
+SELECT status, events
+FROM core.replay_range(%(org_id)s, %(since)s, %(source)s, %(after_received_at)s,
+                       %(after_event_id)s, %(until_received_at)s, %(until_event_id)s)
 
 -- failed_events --
 -- An org's events that failed, are retrying or were given up, newest first.
@@ -36,9 +41,13 @@ FROM core.event_outcomes o JOIN auth.orgs g ON g.org_id = o.org_id
 WHERE g.slug = %(org)s
 GROUP BY o.source, o.status ORDER BY o.source, o.status
 
--- begin_replay --
--- Lock an org against concurrent normalization for this transaction; the events to replay.
-SELECT core.begin_replay(auth.org_id(%(org)s), %(since)s, %(source)s), auth.org_id(%(org)s)
+-- lock_org_for_replay --
+-- Hold an org's replay lock for this session: running batches of its events finish first, new ones wait.
+SELECT pg_advisory_lock(core.org_lock_key(auth.org_id(%(org)s), 'replay')), auth.org_id(%(org)s)
+
+-- unlock_org_for_replay --
+-- Release the session's replay lock on an org.
+SELECT pg_advisory_unlock(core.org_lock_key(%(org_id)s, 'replay'))
 
 -- org_exists --
 -- Raise NotFound for an unknown org slug.

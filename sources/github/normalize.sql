@@ -137,18 +137,26 @@ RETURNS SETOF core.fact LANGUAGE sql STABLE AS $$
         FROM ok, jsonb_array_elements(coalesce(p->'commits', '[]')) c
         WHERE kind = 'push'
     ), event_time AS (
-        SELECT ok.*, coalesce(
-            core.ts(p->'pull_request'->>'updated_at'), core.ts(p->'comment'->>'updated_at'),
-            core.ts(p->'workflow_run'->>'updated_at'),
-            core.ts(coalesce(p->'workflow_job'->>'completed_at', p->'workflow_job'->>'started_at',
-                             p->'workflow_job'->>'created_at')),
-            core.ts(p->'check_suite'->>'updated_at'),
-            core.ts(p->'deployment_status'->>'created_at'), core.ts(p->'deployment'->>'created_at'),
-            core.ts(coalesce(p->'release'->>'published_at', p->'release'->>'created_at')),
-            CASE WHEN jsonb_typeof(p->'repository'->'pushed_at') = 'number'
-                 THEN core.ts_epoch((p->'repository'->>'pushed_at')::numeric) END,
-            core.ts(p->'head_commit'->>'timestamp'),
-            (ok.e).received_at) AS at
+        -- The vendor's time of what the event says.
+        SELECT ok.*, coalesce(CASE kind
+            WHEN 'pull_request' THEN core.ts(p->'pull_request'->>'updated_at')
+            WHEN 'pull_request_review' THEN core.ts(p->'pull_request'->>'updated_at')
+            WHEN 'pull_request_review_comment' THEN core.ts(p->'comment'->>'updated_at')
+            WHEN 'issue_comment' THEN core.ts(p->'comment'->>'updated_at')
+            WHEN 'workflow_run' THEN core.ts(p->'workflow_run'->>'updated_at')
+            WHEN 'workflow_job' THEN core.ts(coalesce(p->'workflow_job'->>'completed_at',
+                                                      p->'workflow_job'->>'started_at',
+                                                      p->'workflow_job'->>'created_at'))
+            WHEN 'check_suite' THEN core.ts(p->'check_suite'->>'updated_at')
+            WHEN 'deployment' THEN core.ts(p->'deployment'->>'created_at')
+            WHEN 'deployment_status' THEN core.ts(p->'deployment_status'->>'created_at')
+            WHEN 'release' THEN core.ts(coalesce(p->'release'->>'published_at',
+                                                 p->'release'->>'created_at'))
+            WHEN 'push' THEN coalesce(
+                CASE WHEN jsonb_typeof(p->'repository'->'pushed_at') = 'number'
+                     THEN core.ts_epoch((p->'repository'->>'pushed_at')::numeric) END,
+                core.ts(p->'head_commit'->>'timestamp'))
+            END, (ok.e).received_at) AS at
         FROM ok
     )
     -- Payloads that lack a documented field.

@@ -86,12 +86,20 @@ $$;
 -- The first of the dotted paths missing (absent or null) from a document, or NULL when
 -- all are there: how a normalizer says which documented field a payload lacks.
 CREATE OR REPLACE FUNCTION core.missing(p_doc jsonb, VARIADIC p_paths text[])
-RETURNS text LANGUAGE sql IMMUTABLE AS $$
-    SELECT p FROM unnest(p_paths) WITH ORDINALITY AS t(p, i)
-    WHERE p_doc #> string_to_array(p, '.') IS NULL
-       OR jsonb_typeof(p_doc #> string_to_array(p, '.')) = 'null'
-    ORDER BY i LIMIT 1
-$$;
+RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    v_path text;
+    v_value jsonb;
+BEGIN
+    -- A loop, not a set-returning query: this runs once per event in every normalizer.
+    FOREACH v_path IN ARRAY p_paths LOOP
+        v_value := p_doc #> string_to_array(v_path, '.');
+        IF v_value IS NULL OR v_value = 'null'::jsonb THEN
+            RETURN v_path;
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END $$;
 
 -- {p_as: p_doc->p_key} when the document has the key (its value may be null: a stated
 -- null), else {}: for attributes whose absence means "not said" and null means "none".

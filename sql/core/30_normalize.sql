@@ -69,41 +69,58 @@ CREATE OR REPLACE FUNCTION core.normalize_events(p_events core.inbound[],
 RETURNS TABLE (status text, events bigint) LANGUAGE plpgsql AS $$
 DECLARE
     v_source text;
-    v_facts core.fact[] := '{}';
     v_touched core.entity_ref[];
 BEGIN
-    FOR v_source IN SELECT DISTINCT e.source FROM unnest(p_events) e ORDER BY 1 LOOP
-        CONTINUE WHEN v_source !~ '^[a-z][a-z0-9_]*$'
-            OR to_regprocedure(format('core.normalize_%s(core.inbound[])', v_source)) IS NULL;
-        v_facts := v_facts || core._run_normalizer(v_source, ARRAY(
-            SELECT e FROM unnest(p_events) e
-            WHERE e.source = v_source AND e.payload IS NOT NULL));
-    END LOOP;
-
+    -- Working sets of this call, in temporary tables (analyzed below) rather than arrays:
+    -- joining arrays plans as nested loops, quadratic in the batch size.
+    CREATE TEMP TABLE IF NOT EXISTS _qdx_events (
+        org_id uuid, event_id uuid, source text, event_type text, received_at timestamptz,
+        tiebreak bytea, parsed boolean) ON COMMIT DELETE ROWS;
+    CREATE TEMP TABLE IF NOT EXISTS _qdx_said (
+        event_id uuid, entity text, entity_id text, observed_at timestamptz, attrs jsonb)
+        ON COMMIT DELETE ROWS;
     CREATE TEMP TABLE IF NOT EXISTS _qdx_facts (
         org_id uuid, event_id uuid, entity text, entity_id text, observed_at timestamptz,
         tiebreak bytea, attrs jsonb) ON COMMIT DELETE ROWS;
     CREATE TEMP TABLE IF NOT EXISTS _qdx_touched (
         org_id uuid, entity text, entity_id text) ON COMMIT DELETE ROWS;
-    TRUNCATE _qdx_facts, _qdx_touched;
+    TRUNCATE _qdx_events, _qdx_said, _qdx_facts, _qdx_touched;
+
+    INSERT INTO _qdx_events
+    SELECT e.org_id, e.event_id, e.source, e.event_type, e.received_at, e.tiebreak,
+           e.payload IS NOT NULL
+    FROM unnest(p_events) e;
+
+    FOR v_source IN SELECT DISTINCT e.source FROM _qdx_events e ORDER BY 1 LOOP
+        CONTINUE WHEN v_source !~ '^[a-z][a-z0-9_]*$'
+            OR to_regprocedure(format('core.normalize_%s(core.inbound[])', v_source)) IS NULL;
+        INSERT INTO _qdx_said
+        SELECT f.event_id, f.entity, f.entity_id, f.observed_at, f.attrs
+        FROM unnest(core._run_normalizer(v_source, ARRAY(
+            SELECT e FROM unnest(p_events) e
+            WHERE e.source = v_source AND e.payload IS NOT NULL))) f
+        WHERE f.entity IS NOT NULL;
+    END LOOP;
+    ANALYZE _qdx_events, _qdx_said;
 
     -- What the batch says, one row per (event, entity); an event's several statements
     -- about one entity are merged. Failed events contribute nothing.
     INSERT INTO _qdx_facts
     SELECT e.org_id, f.event_id, f.entity, f.entity_id, min(f.observed_at), e.tiebreak,
-           core.jsonb_merge(core.drop_empty(f.attrs) ORDER BY f.attrs::text)
-    FROM unnest(v_facts) f
-    JOIN unnest(p_events) e ON e.event_id = f.event_id
+           core.jsonb_merge(core.drop_empty(f.attrs) ORDER BY f.attrs)
+    FROM _qdx_said f
+    JOIN _qdx_events e ON e.event_id = f.event_id
     WHERE f.entity <> 'failed'
-      AND NOT EXISTS (SELECT 1 FROM unnest(v_facts) x
+      AND NOT EXISTS (SELECT 1 FROM _qdx_said x
                       WHERE x.event_id = f.event_id AND x.entity = 'failed')
     GROUP BY e.org_id, f.event_id, f.entity, f.entity_id, e.tiebreak;
+    ANALYZE _qdx_facts;
 
     -- Facts these events made before and make no longer (a replay after a normalizer
     -- changed, or an event that now fails).
     WITH gone AS (
         DELETE FROM core.facts t
-        USING unnest(p_events) e
+        USING _qdx_events e
         WHERE t.org_id = e.org_id AND t.event_id = e.event_id
           AND NOT EXISTS (SELECT 1 FROM _qdx_facts n
                           WHERE n.org_id = t.org_id AND n.event_id = t.event_id
@@ -162,30 +179,36 @@ BEGIN
     -- recomputing is serialized per org (normalizers and fact writes above run in
     -- parallel), and each statement below sees what the previous holder committed.
     PERFORM pg_advisory_xact_lock(core.org_lock_key(o, 'refresh'))
-    FROM (SELECT DISTINCT e.org_id AS o FROM unnest(p_events) e ORDER BY 1) orgs;
+    FROM (SELECT DISTINCT e.org_id AS o FROM _qdx_events e ORDER BY 1) orgs;
     PERFORM core.refresh(v_touched);
 
     -- Outcomes: normalized (it said something), failed (with the reason) or ignored.
     RETURN QUERY
-    WITH outcome AS (
+    WITH failed AS (
+        SELECT x.event_id, string_agg(DISTINCT x.attrs->>'reason', '; ') AS reason
+        FROM _qdx_said x WHERE x.entity = 'failed' GROUP BY x.event_id
+    ), said AS (
+        SELECT DISTINCT x.event_id FROM _qdx_facts x
+    ), normalizers AS (
+        SELECT s.source,
+               to_regprocedure(format('core.normalize_%s(core.inbound[])', s.source)) AS fn
+        FROM (SELECT DISTINCT e.source FROM _qdx_events e) s
+    ), outcome AS (
         SELECT e.org_id, e.event_id, e.source, e.event_type, e.received_at,
-               CASE WHEN fl.reason IS NOT NULL OR (e.payload IS NULL AND n.fn IS NOT NULL)
+               CASE WHEN fl.reason IS NOT NULL OR (NOT e.parsed AND n.fn IS NOT NULL)
                         THEN 'failed'
-                    WHEN EXISTS (SELECT 1 FROM _qdx_facts x WHERE x.event_id = e.event_id)
-                        THEN 'normalized'
+                    WHEN sd.event_id IS NOT NULL THEN 'normalized'
                     ELSE 'ignored' END AS status,
                CASE WHEN fl.reason IS NOT NULL THEN fl.reason
                     WHEN n.fn IS NULL THEN 'no normalizer for ' || e.source
-                    WHEN e.payload IS NULL THEN 'body is not a JSON document'
-                    WHEN NOT EXISTS (SELECT 1 FROM _qdx_facts x WHERE x.event_id = e.event_id)
+                    WHEN NOT e.parsed THEN 'body is not a JSON document'
+                    WHEN sd.event_id IS NULL
                         THEN 'nothing in ' || e.event_type || ' is used by the model'
                END AS reason
-        FROM unnest(p_events) e
-        CROSS JOIN LATERAL (SELECT to_regprocedure(format('core.normalize_%s(core.inbound[])',
-                                                          e.source)) AS fn) n
-        LEFT JOIN LATERAL (SELECT string_agg(DISTINCT x.attrs->>'reason', '; ') AS reason
-                           FROM unnest(v_facts) x
-                           WHERE x.event_id = e.event_id AND x.entity = 'failed') fl ON true
+        FROM _qdx_events e
+        JOIN normalizers n ON n.source = e.source
+        LEFT JOIN failed fl ON fl.event_id = e.event_id
+        LEFT JOIN said sd ON sd.event_id = e.event_id
     ), written AS (
         INSERT INTO core.event_outcomes AS t (org_id, event_id, source, event_type, received_at,
                                               status, reason)

@@ -104,52 +104,53 @@ RETURNS TABLE (queued bigint, oldest_age interval) LANGUAGE sql STABLE AS $$
 $$;
 
 
--- Start replaying an org in the caller's transaction: wait for the batches normalizing its
--- events to finish and hold new ones back until the transaction ends. Returns the number
--- of events a replay with these filters will read.
-CREATE OR REPLACE FUNCTION core.begin_replay(p_org_id uuid, p_since timestamptz, p_source text)
-RETURNS bigint LANGUAGE plpgsql AS $$
-DECLARE
-    v_count bigint;
-BEGIN
-    PERFORM pg_advisory_xact_lock(core.org_lock_key(p_org_id, 'replay'));
-    SELECT count(*) INTO v_count FROM raw.events r
-    WHERE r.org_id = p_org_id AND r.received_at >= coalesce(p_since, '-infinity')
-      AND (p_source IS NULL OR r.source = p_source);
-    RETURN v_count;
-END $$;
+-- The chunks of an org's log (optionally from a time, of one source) for a replay: the
+-- last (received_at, event_id) of every p_chunk events, in log order, the last event
+-- included. Chunk k is the events after bound k-1 up to bound k.
+CREATE OR REPLACE FUNCTION core.replay_bounds(p_org_id uuid, p_since timestamptz,
+                                              p_source text, p_chunk int)
+RETURNS TABLE (received_at timestamptz, event_id uuid, events bigint)
+LANGUAGE sql STABLE AS $$
+    SELECT x.received_at, x.event_id, x.n FROM (
+        SELECT r.received_at, r.event_id,
+               row_number() OVER (ORDER BY r.received_at, r.event_id) AS n,
+               count(*) OVER () AS total
+        FROM raw.events r
+        WHERE r.org_id = p_org_id AND r.received_at >= coalesce(p_since, '-infinity')
+          AND (p_source IS NULL OR r.source = p_source)) x
+    WHERE x.n % p_chunk = 0 OR x.n = x.total
+    ORDER BY x.n
+$$;
 
--- Normalize again the next p_limit events of an org's log after a cursor (received_at,
--- event_id), optionally from p_since and of one source only. Returns the last event
--- normalized (the next cursor; NULL when there was nothing left) and the counts.
-CREATE OR REPLACE FUNCTION core.replay_events(
+-- Normalize again an org's events after one bound up to another (NULL: from the start,
+-- to the end), recomputing every canonical row they speak of (written only where it
+-- differs). Returns the count per outcome.
+CREATE OR REPLACE FUNCTION core.replay_range(
     p_org_id uuid, p_since timestamptz, p_source text,
-    p_after_received_at timestamptz, p_after_event_id uuid, p_limit int)
-RETURNS TABLE (last_received_at timestamptz, last_event_id uuid, status text, events bigint)
-LANGUAGE plpgsql AS $$
+    p_after_received_at timestamptz, p_after_event_id uuid,
+    p_until_received_at timestamptz, p_until_event_id uuid)
+RETURNS TABLE (status text, events bigint) LANGUAGE plpgsql AS $$
 DECLARE
     v_org_ids uuid[];
     v_event_ids uuid[];
     v_received_at timestamptz[];
 BEGIN
-    SELECT array_agg(e.org_id ORDER BY e.received_at, e.event_id),
-           array_agg(e.event_id ORDER BY e.received_at, e.event_id),
-           array_agg(e.received_at ORDER BY e.received_at, e.event_id)
+    SELECT array_agg(r.org_id), array_agg(r.event_id), array_agg(r.received_at)
     INTO v_org_ids, v_event_ids, v_received_at
-    FROM (SELECT r.org_id, r.event_id, r.received_at FROM raw.events r
-          WHERE r.org_id = p_org_id
-            AND r.received_at >= coalesce(p_since, '-infinity')
-            AND (p_source IS NULL OR r.source = p_source)
-            AND (p_after_received_at IS NULL
-                 OR (r.received_at, r.event_id) > (p_after_received_at, p_after_event_id))
-          ORDER BY r.received_at, r.event_id
-          LIMIT p_limit) e;
+    FROM raw.events r
+    WHERE r.org_id = p_org_id
+      AND r.received_at >= coalesce(p_since, '-infinity')
+      AND (p_source IS NULL OR r.source = p_source)
+      AND (p_after_received_at IS NULL
+           OR (r.received_at, r.event_id) > (p_after_received_at, p_after_event_id))
+      AND (p_until_received_at IS NULL
+           OR (r.received_at, r.event_id) <= (p_until_received_at, p_until_event_id));
     IF v_event_ids IS NULL THEN
         RETURN;
     END IF;
-    RETURN QUERY
-    SELECT v_received_at[cardinality(v_received_at)], v_event_ids[cardinality(v_event_ids)],
-           n.status, n.events
-    FROM core.normalize_events(core.inbound_events(v_org_ids, v_event_ids, v_received_at),
-                               true) n;
+    RETURN QUERY SELECT n.status, n.events FROM core.normalize_events(
+        core.inbound_events(v_org_ids, v_event_ids, v_received_at), true) n;
 END $$;
+
+DROP FUNCTION IF EXISTS core.begin_replay(uuid, timestamptz, text);
+DROP FUNCTION IF EXISTS core.replay_events(uuid, timestamptz, text, timestamptz, uuid, int);
