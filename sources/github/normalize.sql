@@ -3,7 +3,9 @@
 -- (stable across renames): repo `github:<repo id>`, change `github:<repo id>#<number>`,
 -- actor `github:<user id>`; commit authors are git identities `git:<email>`.
 
--- A GitHub account (user, bot or app) as an actor snapshot.
+-- A GitHub account (user, bot or app) as an actor snapshot (callers skip objects without
+-- an id). One expression, so that the planner inlines it: it runs for every account of
+-- every event.
 CREATE OR REPLACE FUNCTION core.github_actor(p_event core.inbound, p_user jsonb,
                                              p_at timestamptz)
 RETURNS core.fact LANGUAGE sql IMMUTABLE AS $$
@@ -13,10 +15,9 @@ RETURNS core.fact LANGUAGE sql IMMUTABLE AS $$
                    'login', p_user->>'login', 'display_name', p_user->>'name',
                    'emails', CASE WHEN p_user->>'email' <> '' THEN jsonb_build_array(p_user->>'email') END,
                    'is_bot', core.is_bot(p_user->>'login', p_user->>'type'))))::core.fact
-    WHERE p_user->>'id' IS NOT NULL
 $$;
 
--- A repository as a repo snapshot.
+-- A repository as a repo snapshot (callers skip objects without an id; inlined, as above).
 CREATE OR REPLACE FUNCTION core.github_repo(p_event core.inbound, p_repo jsonb, p_at timestamptz)
 RETURNS core.fact LANGUAGE sql IMMUTABLE AS $$
     SELECT ROW(p_event.event_id, 'repo', 'github:' || (p_repo->>'id'), p_at,
@@ -25,7 +26,6 @@ RETURNS core.fact LANGUAGE sql IMMUTABLE AS $$
                    'full_name', p_repo->>'full_name', 'url', p_repo->>'html_url',
                    'default_branch', p_repo->>'default_branch',
                    'is_private', (p_repo->>'private')::boolean)))::core.fact
-    WHERE p_repo->>'id' IS NOT NULL
 $$;
 
 -- Actions and check-suite status/conclusion as a canonical run status.
@@ -169,7 +169,7 @@ RETURNS SETOF core.fact LANGUAGE sql STABLE AS $$
     -- Repositories and the accounts that acted, from every event we use.
     UNION ALL
     SELECT core.github_repo(e, p->'repository', at) FROM event_time
-    WHERE kind IN ('pull_request', 'pull_request_review', 'pull_request_review_comment',
+    WHERE p->'repository'->>'id' IS NOT NULL AND kind IN ('pull_request', 'pull_request_review', 'pull_request_review_comment',
                    'issue_comment', 'push', 'workflow_run', 'workflow_job', 'check_suite',
                    'deployment', 'deployment_status', 'release')
     UNION ALL
@@ -178,7 +178,7 @@ RETURNS SETOF core.fact LANGUAGE sql STABLE AS $$
                                      (p->'pull_request'->'merged_by'), (p->'review'->'user'),
                                      (p->'comment'->'user'), (p->'workflow_run'->'actor'),
                                      (p->'deployment'->'creator')) AS v(u)
-    WHERE u IS NOT NULL AND jsonb_typeof(u) = 'object' AND kind <> 'ping'
+    WHERE u->>'id' IS NOT NULL
       AND kind IN ('pull_request', 'pull_request_review', 'pull_request_review_comment',
                    'issue_comment', 'push', 'workflow_run', 'workflow_job', 'check_suite',
                    'deployment', 'deployment_status', 'release')
