@@ -14,6 +14,8 @@ blueprint = Blueprint()
 JOB_RETENTION_HOURS = 24 * 14
 # raw.events partitions kept ready ahead of time, in months.
 MONTHS_AHEAD = 3
+# Archived ingest messages are kept this long (the events themselves stay in raw.events).
+ARCHIVE_RETENTION_DAYS = 7
 
 
 @blueprint.periodic(cron="17 3 * * *", periodic_id="prune_finished_jobs")
@@ -36,3 +38,16 @@ async def ensure_event_partitions(context: JobContext, timestamp: int) -> None:
     """Keep raw.events partitioned three months ahead, hourly (cheap when nothing to do)."""
     connector: Any = context.app.connector
     await connector.execute_query_async(QUERIES["ensure_event_partitions"], months=MONTHS_AHEAD)
+
+
+@blueprint.periodic(cron="37 3 * * *", periodic_id="prune_ingest_archive")
+@blueprint.task(
+    name="prune_ingest_archive", queue="maintenance", queueing_lock="prune_archive",
+    pass_context=True,
+)  # fmt: skip
+async def prune_ingest_archive(context: JobContext, timestamp: int) -> None:
+    """Delete normalized messages archived more than a week ago, daily."""
+    connector: Any = context.app.connector
+    await connector.execute_query_async(
+        QUERIES["prune_ingest_archive"], days=ARCHIVE_RETENTION_DAYS
+    )

@@ -52,3 +52,7 @@ SELECT pg_advisory_unlock(core.org_lock_key(%(org_id)s, 'replay'))
 -- org_exists --
 -- Raise NotFound for an unknown org slug.
 SELECT auth.org_id(%(org)s)
+
+-- prune_ingest_archive --
+-- Delete archived ingest messages older than the retention (the events stay in raw.events).
+DELETE FROM pgmq.a_ingest WHERE archived_at < now() - make_interval(days => %(days)s)
