@@ -5,19 +5,6 @@
 -- as of its `endsAt`. Grafana's unified alerting sends the same shape: its normalizer
 -- (sources/grafana) uses the functions below.
 
--- The severity rank of an alert's `severity` label: a number in it (P1, sev2, 3), else the
--- usual names (critical/page, high/error/major, warning/medium/minor, low/info, debug/none).
-CREATE OR REPLACE FUNCTION core.alertmanager_severity_rank(p_severity text)
-RETURNS int LANGUAGE sql IMMUTABLE AS $$
-    SELECT coalesce(substring(p_severity FROM '[0-9]+')::int, CASE
-        WHEN lower(p_severity) IN ('critical', 'crit', 'page', 'fatal', 'emergency', 'disaster')
-            THEN 1
-        WHEN lower(p_severity) IN ('high', 'error', 'err', 'major') THEN 2
-        WHEN lower(p_severity) IN ('warning', 'warn', 'medium', 'moderate', 'minor') THEN 3
-        WHEN lower(p_severity) IN ('low', 'info', 'informational', 'notice') THEN 4
-        WHEN lower(p_severity) IN ('debug', 'none') THEN 5 END)
-$$;
-
 -- The incident facts of Alertmanager-shaped deliveries (`alerts[]` with fingerprint,
 -- status, labels, annotations, startsAt, endsAt, generatorURL), for a source's ids.
 CREATE OR REPLACE FUNCTION core.alertmanager_alert_facts(p_events core.inbound[],
@@ -61,7 +48,7 @@ RETURNS SETOF core.fact LANGUAGE sql STABLE AS $$
                    'service', coalesce(nullif(l->>'service', ''), nullif(l->>'job', '')),
                    'status', CASE WHEN resolved THEN 'resolved' ELSE 'triggered' END,
                    'status_vendor', a->>'status',
-                   'severity', core.severity(core.alertmanager_severity_rank(l->>'severity')),
+                   'severity', core.severity(core.severity_rank(l->>'severity')),
                    'severity_vendor', nullif(l->>'severity', ''),
                    'opened_at', starts_at,
                    'resolved_at', CASE WHEN resolved THEN ends_at END))

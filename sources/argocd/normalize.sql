@@ -27,15 +27,6 @@ RETURNS text LANGUAGE sql IMMUTABLE AS $$
         ELSE 'unknown' END
 $$;
 
--- Host and path (without `.git`) of a git remote URL: https, ssh or scp-like.
-CREATE OR REPLACE FUNCTION core.argocd_git_remote(p_url text)
-RETURNS text[] LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE WHEN r[2] IS NOT NULL THEN ARRAY[lower(r[1]), r[2]] END
-    FROM (SELECT regexp_match(btrim(p_url),
-        '^(?:[a-z][a-z0-9+.-]*://)?(?:[^@/]+@)?([^/:@]+)(?::[0-9]+)?[:/]+(.+?)(?:\.git)?/*$',
-        'i') AS r) x
-$$;
-
 -- The environment of a notification: an `environment` field when the template adds one,
 -- else the first of the destination namespace, the application name, the destination
 -- cluster's name and host that names a known environment (prod, staging, qa, dev...), else
@@ -80,7 +71,7 @@ RETURNS SETOF core.fact LANGUAGE sql STABLE AS $$
                    AS deploy_id,
                core.argocd_deploy_status(phase) AS status,
                core.argocd_text(p->>'revision') AS revision,
-               core.argocd_git_remote(core.argocd_text(p->>'repo')) AS remote,
+               core.git_remote(core.argocd_text(p->>'repo')) AS remote,
                core.argocd_text(p->'operation'->>'initiatedBy') AS initiator,
                coalesce(finished, started) AS at
         FROM checked

@@ -55,19 +55,10 @@ RETURNS text LANGUAGE sql IMMUTABLE AS $$
         ELSE 'unknown' END
 $$;
 
--- Host and path (without `.git`) of a git remote URL: https, ssh or scp-like.
-CREATE OR REPLACE FUNCTION core.buildkite_git_remote(p_url text)
-RETURNS text[] LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE WHEN r[2] IS NOT NULL THEN ARRAY[lower(r[1]), r[2]] END
-    FROM (SELECT regexp_match(btrim(p_url),
-        '^(?:[a-z][a-z0-9+.-]*://)?(?:[^@/]+@)?([^/:@]+)(?::[0-9]+)?[:/]+(.+?)(?:\.git)?/*$',
-        'i') AS r) x
-$$;
-
 -- The repo id of a pipeline's repository URL; NULL when it is not a git URL.
 CREATE OR REPLACE FUNCTION core.buildkite_repo_id(p_url text)
 RETURNS text LANGUAGE sql IMMUTABLE AS $$
-    SELECT 'buildkite:' || r[1] || '/' || r[2] FROM core.buildkite_git_remote(p_url) r
+    SELECT 'buildkite:' || r[1] || '/' || r[2] FROM core.git_remote(p_url) r
 $$;
 
 -- A pipeline's repository as a repo snapshot.
@@ -79,7 +70,7 @@ RETURNS core.fact LANGUAGE sql IMMUTABLE AS $$
                    'provider', 'buildkite', 'external_id', r[1] || '/' || r[2],
                    'full_name', r[2], 'url', 'https://' || r[1] || '/' || r[2],
                    'default_branch', nullif(p_pipeline->>'default_branch', ''))))::core.fact
-    FROM core.buildkite_git_remote(p_pipeline->>'repository') r
+    FROM core.git_remote(p_pipeline->>'repository') r
     WHERE r IS NOT NULL
 $$;
 

@@ -28,15 +28,6 @@ RETURNS text LANGUAGE sql IMMUTABLE AS $$
         ELSE 'unknown' END
 $$;
 
--- Host and path (without `.git`) of a git remote URL: https, ssh or scp-like.
-CREATE OR REPLACE FUNCTION core.circleci_git_remote(p_url text)
-RETURNS text[] LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE WHEN r[2] IS NOT NULL THEN ARRAY[lower(r[1]), r[2]] END
-    FROM (SELECT regexp_match(btrim(p_url),
-        '^(?:[a-z][a-z0-9+.-]*://)?(?:[^@/]+@)?([^/:@]+)(?::[0-9]+)?[:/]+(.+?)(?:\.git)?/*$',
-        'i') AS r) x
-$$;
-
 -- The project as a repo snapshot: named after the repository URL, else after the
 -- project slug when it is the `gh/<org>/<repo>` kind, else the project's name.
 CREATE OR REPLACE FUNCTION core.circleci_repo(p_event core.inbound, p_project jsonb,
@@ -50,7 +41,7 @@ RETURNS core.fact LANGUAGE sql IMMUTABLE AS $$
                            THEN regexp_replace(p_project->>'slug', '^[^/]+/', '')
                        ELSE p_project->>'name' END),
                    'url', 'https://' || r[1] || '/' || r[2])))::core.fact
-    FROM (SELECT core.circleci_git_remote(p_url) AS r) x
+    FROM (SELECT core.git_remote(p_url) AS r) x
     WHERE p_project->>'id' IS NOT NULL
 $$;
 

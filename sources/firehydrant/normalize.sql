@@ -17,17 +17,6 @@ RETURNS core.fact LANGUAGE sql IMMUTABLE AS $$
     WHERE p_user->>'id' IS NOT NULL
 $$;
 
--- The severity rank of a FireHydrant severity (SEV1..SEV5 by default, the organization's
--- own names otherwise): the number in it, else common names.
-CREATE OR REPLACE FUNCTION core.firehydrant_severity_rank(p_name text)
-RETURNS int LANGUAGE sql IMMUTABLE AS $$
-    SELECT coalesce(substring(p_name FROM '[0-9]+')::int, CASE
-        WHEN p_name ~* '(critical|emergency)' THEN 1
-        WHEN p_name ~* '(major|high)' THEN 2
-        WHEN p_name ~* '(minor|medium|moderate)' THEN 3
-        WHEN p_name ~* '(low|info)' THEN 4 END)
-$$;
-
 -- The canonical status of a FireHydrant milestone (the default ones; a custom milestone
 -- has none).
 CREATE OR REPLACE FUNCTION core.firehydrant_status(p_milestone text)
@@ -84,7 +73,7 @@ RETURNS SETOF core.fact LANGUAGE sql STABLE AS $$
                    'title', i->>'name', 'url', i->>'incident_url',
                    'service', i->'services'->0->>'name',
                    'status', status, 'status_vendor', i->>'current_milestone',
-                   'severity', core.severity(core.firehydrant_severity_rank(sev)),
+                   'severity', core.severity(core.severity_rank(sev)),
                    'severity_vendor', sev,
                    'opened_at', coalesce(first->>'started', i->>'started_at', i->>'created_at'),
                    'acknowledged_at', first->>'acknowledged',

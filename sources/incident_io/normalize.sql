@@ -18,20 +18,6 @@ RETURNS core.fact LANGUAGE sql IMMUTABLE AS $$
     WHERE p_user->>'id' IS NOT NULL
 $$;
 
--- The severity rank of an incident.io severity name. Severities are the organization's
--- own: a number in the name (SEV1, P2, …) is the rank; otherwise the default names
--- (Critical, Major, Minor) and common synonyms. The `rank` field is not used: it grows
--- with severity and its range is the organization's.
-CREATE OR REPLACE FUNCTION core.incident_io_severity_rank(p_name text)
-RETURNS int LANGUAGE sql IMMUTABLE AS $$
-    SELECT coalesce(substring(p_name FROM '[0-9]+')::int, CASE
-        WHEN p_name ~* '(critical|emergency|blocker)' THEN 1
-        WHEN p_name ~* '(major|high)' THEN 2
-        WHEN p_name ~* '(minor|medium|moderate)' THEN 3
-        WHEN p_name ~* '(low|info)' THEN 4
-        WHEN p_name ~* '(trivial|none)' THEN 5 END)
-$$;
-
 -- The canonical status of an incident.io status: by its category (triage, live, paused,
 -- learning, closed, declined, merged, canceled); a live status named like Monitoring or
 -- Mitigated is `mitigated`.
@@ -116,7 +102,7 @@ RETURNS SETOF core.fact LANGUAGE sql STABLE AS $$
                        WHERE f->'custom_field'->>'name' ~* 'service'
                        ORDER BY n, m LIMIT 1),
                    'status', status, 'status_vendor', i->'incident_status'->>'name',
-                   'severity', core.severity(core.incident_io_severity_rank(
+                   'severity', core.severity(core.severity_rank(
                        i->'severity'->>'name')),
                    'severity_vendor', i->'severity'->>'name',
                    'opened_at', i->>'created_at',

@@ -22,15 +22,6 @@ RETURNS text LANGUAGE sql IMMUTABLE AS $$
         ELSE 'unknown' END
 $$;
 
--- Host and path (without `.git`) of a git remote URL: https, ssh or scp-like.
-CREATE OR REPLACE FUNCTION core.jenkins_git_remote(p_url text)
-RETURNS text[] LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE WHEN r[2] IS NOT NULL THEN ARRAY[lower(r[1]), r[2]] END
-    FROM (SELECT regexp_match(btrim(p_url),
-        '^(?:[a-z][a-z0-9+.-]*://)?(?:[^@/]+@)?([^/:@]+)(?::[0-9]+)?[:/]+(.+?)(?:\.git)?/*$',
-        'i') AS r) x
-$$;
-
 -- A time as an ISO 8601 UTC string (facts must not depend on the session's time zone).
 CREATE OR REPLACE FUNCTION core.jenkins_iso(p_at timestamptz)
 RETURNS text LANGUAGE sql IMMUTABLE AS $$
@@ -58,7 +49,7 @@ RETURNS SETOF core.fact LANGUAGE sql STABLE AS $$
                CASE WHEN jsonb_typeof(b->'duration') = 'number' AND (b->>'duration')::numeric > 0
                     THEN make_interval(secs => (b->>'duration')::numeric / 1000) END AS duration,
                array_position(ARRAY['QUEUED', 'STARTED', 'COMPLETED', 'FINALIZED'], phase) AS rank,
-               core.jenkins_git_remote(b->'scm'->>'url') AS remote
+               core.git_remote(b->'scm'->>'url') AS remote
         FROM checked
         WHERE lacks IS NULL AND phase IN ('QUEUED', 'STARTED', 'COMPLETED', 'FINALIZED')
     ), timed AS (

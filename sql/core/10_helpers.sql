@@ -44,6 +44,7 @@ CREATE OR REPLACE FUNCTION core.is_bot(p_login text, p_type text DEFAULT NULL)
 RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
     SELECT coalesce(lower(p_type) IN ('bot', 'app', 'service', 'integration'), false)
         OR coalesce(p_login ~* '(\[bot\]|-bot|_bot|^bot-)$'
+                    OR p_login ~* '^(project|group)_[0-9]+_bot'
                     OR lower(p_login) IN ('dependabot', 'renovate', 'github-actions',
                                           'snyk-bot', 'greenkeeper', 'codecov', 'sonarcloud',
                                           'mergify', 'project_bot', 'ghost'), false)
@@ -62,6 +63,29 @@ $$;
 CREATE OR REPLACE FUNCTION core.severity(p_rank int)
 RETURNS text LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE WHEN p_rank IS NULL THEN NULL ELSE 'SEV' || least(greatest(p_rank, 1), 5) END
+$$;
+
+-- The rank (1 = most severe) of a vendor's severity name: the number in it (SEV2, P3,
+-- sev-1, "2"), else the usual words (critical/page/fatal, high/error/major,
+-- warning/medium/minor, low/info, debug/none/trivial); NULL when neither.
+CREATE OR REPLACE FUNCTION core.severity_rank(p_name text)
+RETURNS int LANGUAGE sql IMMUTABLE AS $$
+    SELECT coalesce(substring(p_name FROM '[0-9]+')::int, CASE
+        WHEN p_name ~* '\m(critical|crit|page|fatal|emergency|disaster|blocker)\M' THEN 1
+        WHEN p_name ~* '\m(high|error|err|major)\M' THEN 2
+        WHEN p_name ~* '\m(warning|warn|medium|moderate|minor)\M' THEN 3
+        WHEN p_name ~* '\m(low|info|informational|notice)\M' THEN 4
+        WHEN p_name ~* '\m(debug|none|trivial)\M' THEN 5 END)
+$$;
+
+-- Host and path (without `.git`) of a git remote URL (https, ssh or scp-like), or NULL
+-- when it is not one.
+CREATE OR REPLACE FUNCTION core.git_remote(p_url text)
+RETURNS text[] LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN r[2] IS NOT NULL THEN ARRAY[lower(r[1]), r[2]] END
+    FROM (SELECT regexp_match(btrim(p_url),
+        '^(?:[a-z][a-z0-9+.-]*://)?(?:[^@/]+@)?([^/:@]+)(?::[0-9]+)?[:/]+(.+?)(?:\.git)?/*$',
+        'i') AS r) x
 $$;
 
 -- The class of a vendor environment name: the org's own rules in order, then the

@@ -125,7 +125,8 @@ RETURNS SETOF core.entity_ref LANGUAGE sql AS $$
         SELECT DISTINCT r.org_id, r.entity_id FROM unnest(p_refs) r WHERE r.entity = 'review'
     ), merged AS (
         SELECT f.org_id, f.entity_id,
-               core.jsonb_merge(f.attrs ORDER BY f.observed_at, f.tiebreak) AS m
+               core.jsonb_merge(f.attrs ORDER BY f.observed_at, f.tiebreak) AS m,
+               min(core.ts(f.attrs->>'submitted_at')) AS submitted_at
         FROM k JOIN core.facts f
             ON f.org_id = k.org_id AND f.entity = 'review' AND f.entity_id = k.entity_id
         GROUP BY f.org_id, f.entity_id
@@ -140,7 +141,7 @@ RETURNS SETOF core.entity_ref LANGUAGE sql AS $$
                                        state, submitted_at)
         SELECT org_id, entity_id, m->>'provider', m->>'change_id', m->>'reviewer_id',
                coalesce(m->>'kind', 'review'), coalesce(m->>'state', 'commented'),
-               core.ts(m->>'submitted_at')
+               submitted_at
         FROM merged
         ORDER BY org_id, entity_id
         ON CONFLICT ON CONSTRAINT reviews_pkey DO UPDATE SET
