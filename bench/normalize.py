@@ -156,7 +156,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000, help="events drained per run")
     parser.add_argument("--replay-events", type=int, default=1_000_000)
-    parser.add_argument("--batch", type=int, default=500, help="messages per SQL call")
+    parser.add_argument("--batch", type=int, default=1000, help="messages per SQL call")
     parser.add_argument("--chunk", type=int, default=5000, help="events per replay call")
     parser.add_argument("--workers", type=int, default=2, help="replay connections")
     args = parser.parse_args()

@@ -97,7 +97,7 @@ class Settings:
             pool_max_size=_int(env, "QDX_POOL_MAX_SIZE", 10),
             worker_concurrency=_int(env, "QDX_WORKER_CONCURRENCY", 4),
             web_processes=_int(env, "QDX_WEB_PROCESSES", 1),
-            normalize_workers=_int(env, "QDX_NORMALIZE_WORKERS", 1),
-            normalize_batch=_int(env, "QDX_NORMALIZE_BATCH", 500),
+            normalize_workers=_int(env, "QDX_NORMALIZE_WORKERS", 2),
+            normalize_batch=_int(env, "QDX_NORMALIZE_BATCH", 1000),
             normalize_visibility_timeout=_int(env, "QDX_NORMALIZE_VISIBILITY_TIMEOUT", 60),
         )

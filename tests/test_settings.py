@@ -16,6 +16,7 @@ def test_defaults() -> None:
     assert (s.host, s.port, s.pg_port, s.database_url) == ("127.0.0.1", 8000, 5433, None)
     assert s.public_url == s.jwt_audience == s.jwt_issuer == "http://127.0.0.1:8000"
     assert s.home == Path(".qdx").absolute()
+    assert (s.normalize_workers, s.normalize_batch, s.normalize_visibility_timeout) == (2, 1000, 60)
 
 
 def test_empty_values_count_as_unset() -> None:
@@ -36,6 +37,9 @@ def test_listening_everywhere_is_reached_on_loopback() -> None:
         ({"QDX_PORT": "http"}, "QDX_PORT must be an integer"),
         ({"QDX_POOL_MAX_SIZE": "0"}, "QDX_POOL_MAX_SIZE must be at least 1"),
         ({"QDX_WORKER_CONCURRENCY": "-2"}, "QDX_WORKER_CONCURRENCY must be at least 1"),
+        ({"QDX_NORMALIZE_WORKERS": "0"}, "QDX_NORMALIZE_WORKERS must be at least 1"),
+        ({"QDX_NORMALIZE_BATCH": "lots"}, "QDX_NORMALIZE_BATCH must be an integer"),
+        ({"QDX_NORMALIZE_VISIBILITY_TIMEOUT": "0"}, "must be at least 1"),
         ({"QDX_PG_PORT": "5432"}, "must not be 5432"),
     ],
 )

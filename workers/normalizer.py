@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 class NormalizerConfig:
     """How batches are taken from the queue."""
 
-    batch_size: int = 500
+    batch_size: int = 1000
     visibility_timeout: int = 60  # seconds a claimed batch stays hidden
     max_attempts: int = 5
     idle_poll: float = 0.05  # first wait when the queue is empty, doubling up to 1 s
