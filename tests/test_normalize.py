@@ -313,3 +313,18 @@ def test_replay_of_an_unknown_org_is_refused(database: str, missing: str) -> Non
 
     with pytest.raises(NotFound, match="unknown org"):
         replay(database, missing)
+
+
+def test_the_archive_of_normalized_messages_is_pruned_by_age(database: str) -> None:
+    from db.queries import QUERIES
+
+    with psycopg.connect(database, autocommit=True) as conn:
+        org, endpoint = make_org(conn, "acme")
+        accept(conn, org, endpoint, sample("github", "pull_request.opened"))
+        normalize(database)
+        conn.execute(QUERIES["prune_ingest_archive"], {"days": 7})
+        assert conn.execute("SELECT count(*) FROM pgmq.a_ingest").fetchone() == (1,)
+        conn.execute("UPDATE pgmq.a_ingest SET archived_at = now() - interval '8 days'")
+        conn.execute(QUERIES["prune_ingest_archive"], {"days": 7})
+        assert conn.execute("SELECT count(*) FROM pgmq.a_ingest").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM raw.events").fetchone() == (1,)
