@@ -328,3 +328,37 @@ def test_the_archive_of_normalized_messages_is_pruned_by_age(database: str) -> N
         conn.execute(QUERIES["prune_ingest_archive"], {"days": 7})
         assert conn.execute("SELECT count(*) FROM pgmq.a_ingest").fetchone() == (0,)
         assert conn.execute("SELECT count(*) FROM raw.events").fetchone() == (1,)
+
+
+POISON = """
+CREATE FUNCTION core.normalize_poison(p_events core.inbound[]) RETURNS SETOF core.fact
+LANGUAGE sql STABLE AS $$
+    SELECT ROW(e.event_id, 'pipeline_run', 'poison:' || (e.payload->>'n'), e.received_at,
+               jsonb_build_object('provider', 'poison',
+                                  'status', e.payload->>'status'))::core.fact
+    FROM unnest(p_events) e
+$$;
+"""
+
+
+def test_a_value_the_model_refuses_costs_only_its_own_event(database: str) -> None:
+    """A normalizer that lets through a value a canonical table refuses (here a status its
+    CHECK constraint does not know) fails the batch's transaction; the worker splits the
+    batch until the culprit is alone: the others are normalized, it alone is deferred."""
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute(POISON)
+        org, endpoint = make_org(conn, "acme")
+        events = []
+        for n in range(7):
+            body = json.dumps({"n": n, "status": "sideways" if n == 4 else "success"})
+            s = Sample("poison", f"e{n}", {}, body.encode(), "application/json")
+            events.append(accept(conn, org, endpoint, s, delivery_key=f"p{n}", event_type="run")[0])
+        progress = normalize(database)
+        assert progress.outcomes["normalized"] == 6
+        assert progress.deferred == 1
+        found = outcomes(conn, org)
+        assert found[events[4]][0] == "retrying"
+        assert "pipeline_runs_status_check" in (found[events[4]][1] or "")
+        assert {found[e][0] for i, e in enumerate(events) if i != 4} == {"normalized"}
+        runs = conn.execute("SELECT count(*) FROM core.pipeline_runs WHERE org_id = %s", (org,))
+        assert runs.fetchone() == (6,)

@@ -56,8 +56,23 @@ async def drain_batch(
          "max_attempts": config.max_attempts},
     )  # fmt: skip
     msg_ids = [row[0] for row in await cursor.fetchall()]
-    if not msg_ids:
-        return 0
+    if msg_ids:
+        await _apply(conn, msg_ids, progress)
+    return len(msg_ids)
+
+
+# SQLSTATE classes and codes worth retrying as they are: serialization failure and
+# deadlock (40), lock not available, statement or lock timeout (query canceled).
+TRANSIENT = ("40", "55P03", "57014")
+
+
+async def _apply(
+    conn: psycopg.AsyncConnection[Any], msg_ids: list[int], progress: Progress
+) -> None:
+    """Apply claimed messages in one transaction. A transient error defers them (back-off,
+    then dead letter). Any other error comes from one bad event that got past its
+    normalizer (a value a canonical table refuses): the batch is split in halves until the
+    culprit is alone, so it alone is deferred and then given up."""
     try:
         async with conn.transaction():
             cursor = await conn.execute(QUERIES["apply_ingest"], {"msg_ids": msg_ids})
@@ -65,16 +80,20 @@ async def drain_batch(
     except psycopg.Error as exc:
         if conn.closed or conn.broken:
             raise  # the messages come back after their visibility timeout
+        if len(msg_ids) > 1 and not (exc.sqlstate or "").startswith(TRANSIENT):
+            half = len(msg_ids) // 2
+            await _apply(conn, msg_ids[:half], progress)
+            await _apply(conn, msg_ids[half:], progress)
+            return
         message = (exc.diag.message_primary or str(exc)).strip()
         log.warning("normalize: batch of %d deferred: %s", len(msg_ids), message)
         await conn.execute(QUERIES["defer_ingest"], {"msg_ids": msg_ids, "error": message})
         progress.deferred += 1
-        return len(msg_ids)
+        return
     progress.batches += 1
     for row in rows:
         status, count = row
         progress.outcomes[str(status)] += int(count)
-    return len(msg_ids)
 
 
 async def drain(conninfo: str, config: NormalizerConfig | None = None) -> Progress:
