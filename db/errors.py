@@ -26,6 +26,9 @@ _UNIQUE = {
 _SLUG_RULE = "a slug is 1-63 characters of a-z, 0-9 and '-', starting with a letter or digit"
 _CHECK = {
     "orgs_slug_check": _SLUG_RULE,
+    "environment_rules_class_check": (
+        "an environment class is production, staging, test, dev or other"
+    ),
     "teams_slug_check": _SLUG_RULE,
     "webhook_endpoints_source_check": "a source name is 2-40 characters of a-z, 0-9 and '_'",
     "webhook_endpoints_secret_check": "a webhook secret must be at least 16 characters long",

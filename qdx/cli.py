@@ -467,6 +467,40 @@ def cmd_events_failed(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+ENVIRONMENT_CLASSES = ("production", "staging", "test", "dev", "other")
+
+
+def cmd_environment_add(args: argparse.Namespace, settings: Settings) -> int:
+    with _connection(settings) as conn:
+        row = conn.execute(
+            QUERIES["add_environment_rule"],
+            {"org": args.org, "pattern": args.pattern, "class": args.cls,
+             "position": args.position},
+        ).fetchone()  # fmt: skip
+    assert row is not None
+    _out(f"rule {row[0]}: /{args.pattern}/ -> {args.cls}; {row[1]} deploy(s) reclassified")
+    return 0
+
+
+def cmd_environment_remove(args: argparse.Namespace, settings: Settings) -> int:
+    with _connection(settings) as conn:
+        row = conn.execute(
+            QUERIES["remove_environment_rule"], {"org": args.org, "position": args.position}
+        ).fetchone()
+    assert row is not None
+    _out(f"removed rule {args.position}; {row[0]} deploy(s) reclassified")
+    return 0
+
+
+def cmd_environment_list(args: argparse.Namespace, settings: Settings) -> int:
+    with _connection(settings) as conn:
+        rows = conn.execute(QUERIES["environment_rules"], {"org": args.org}).fetchall()
+    for position, pattern, cls in rows:
+        _out(f"{position:>3}  /{pattern}/ -> {cls}")
+    _out("then the built-in rules (docs/model.md, Environment classes)")
+    return 0
+
+
 # -- parser ---------------------------------------------------------------------------------
 
 
@@ -548,6 +582,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("org")
     p.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    environment = sub.add_parser(
+        "environment", help="an org's rules mapping deploy environment names to classes"
+    ).add_subparsers(dest="action", required=True)
+    p = command("add", cmd_environment_add,
+                "add a rule (tried before the built-in ones) and reclassify deploys",
+                environment)  # fmt: skip
+    p.add_argument("org")
+    p.add_argument("pattern", help="a case-insensitive regular expression, e.g. '^eu-live-'")
+    p.add_argument("cls", metavar="CLASS", choices=ENVIRONMENT_CLASSES,
+                   help="production, staging, test, dev or other")  # fmt: skip
+    p.add_argument("--position", type=int, help="where in the order (default: last)")
+    p = command("remove", cmd_environment_remove, "remove a rule and reclassify deploys",
+                environment)  # fmt: skip
+    p.add_argument("org")
+    p.add_argument("position", type=int)
+    p = command("list", cmd_environment_list, "an org's rules in order", environment)
+    p.add_argument("org")
 
     db = command("db", cmd_db, "manage the embedded PostgreSQL")
     db.add_argument("action", choices=["start", "stop", "url", "status"])

@@ -74,3 +74,50 @@ def test_events_failed_and_stats(qdx_env: str, capsys: pytest.CaptureFixture[str
         ["github", "failed", "1"], ["github", "ignored", "1"], ["github", "normalized", "1"]
     ]  # fmt: skip
     assert "queue: 0 message(s) waiting" in out
+
+
+def deploy_classes(conninfo: str) -> list[tuple[str, str]]:
+    with psycopg.connect(conninfo) as conn:
+        rows = conn.execute(
+            "SELECT environment, environment_class FROM core.deploys ORDER BY environment"
+        ).fetchall()
+    return [(r[0], r[1]) for r in rows]
+
+
+def test_environment_rules_reclassify_deploys(
+    qdx_env: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with psycopg.connect(qdx_env, autocommit=True) as conn:
+        org, endpoint = make_org(conn, "acme")
+        status = sample("github", "deployment_status.created")
+        for n, name in enumerate(("blue", "production")):
+            body = status.body.replace(b'"environment": "production"',
+                                       f'"environment": "{name}"'.encode())  # fmt: skip
+            body = body.replace(b'"id": 660001', f'"id": {770000 + n}'.encode())
+            accept(conn, org, endpoint, replace(status, body=body), delivery_key=name)
+    normalize(qdx_env)
+    before = deploy_classes(qdx_env)
+    assert before == [("blue", "other"), ("production", "production")]
+
+    code, out, _ = run(capsys, "environment", "add", "acme", "^blue$", "production")
+    assert code == 0
+    assert out.strip() == "rule 1: /^blue$/ -> production; 1 deploy(s) reclassified"
+    assert ("blue", "production") in deploy_classes(qdx_env)
+    code, out, _ = run(capsys, "environment", "add", "acme", "prod", "staging", "--position", "1")
+    assert code == 0
+    assert out.strip() == "rule 1: /prod/ -> staging; 1 deploy(s) reclassified"
+    code, out, _ = run(capsys, "environment", "list", "acme")
+    assert out.splitlines()[:2] == ["  1  /prod/ -> staging", "  2  /^blue$/ -> production"]
+
+    code, out, _ = run(capsys, "environment", "remove", "acme", "1")
+    assert out.strip() == "removed rule 1; 1 deploy(s) reclassified"
+    code, out, _ = run(capsys, "environment", "remove", "acme", "1")
+    assert code == 0
+    assert deploy_classes(qdx_env) == before
+
+    code, _, err = run(capsys, "environment", "add", "acme", "([", "production")
+    assert code == 2
+    assert "bad pattern '(['" in err
+    code, _, err = run(capsys, "environment", "remove", "acme", "7")
+    assert code == 2
+    assert "no environment rule at position 7" in err

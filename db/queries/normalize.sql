@@ -56,3 +56,18 @@ SELECT auth.org_id(%(org)s)
 -- prune_ingest_archive --
 -- Delete archived ingest messages older than the retention (the events stay in raw.events).
 DELETE FROM pgmq.a_ingest WHERE archived_at < now() - make_interval(days => %(days)s)
+
+-- add_environment_rule --
+-- Add an org's environment rule at a position (default last) and reclassify its deploys.
+SELECT rule_position, reclassified
+FROM core.add_environment_rule(%(org)s, %(pattern)s, %(class)s, %(position)s)
+
+-- remove_environment_rule --
+-- Remove an org's environment rule and reclassify its deploys.
+SELECT core.remove_environment_rule(%(org)s, %(position)s)
+
+-- environment_rules --
+-- An org's environment rules in order.
+SELECT r.position, r.pattern, r.class
+FROM core.environment_rules r WHERE r.org_id = auth.org_id(%(org)s)
+ORDER BY r.position
