@@ -64,3 +64,24 @@ def test_each_deploy_ships_what_was_merged_since_the_previous_one(
         ("2", "3", "merge_order"), ("2", "4", "commit"),
         ("5", "1", "merge_order"), ("5", "2", "merge_order"), ("5", "3", "commit"),
     }  # fmt: skip
+
+
+def test_lineage_names_the_raw_events_behind_a_row(database: str) -> None:
+    from tests.normalize_helpers import accept, make_org, normalize, sample
+
+    with psycopg.connect(database, autocommit=True) as conn:
+        org, endpoint = make_org(conn, "acme")
+        for name in ("pull_request.opened", "pull_request_review.submitted", "issues.opened"):
+            accept(conn, org, endpoint, sample("github", name))
+        normalize(database)
+        rows = conn.execute(
+            "SELECT l.entity, l.entity_id, e.event_type FROM core.lineage l"
+            " JOIN raw.events e ON e.org_id = l.org_id AND e.event_id = l.event_id"
+            " WHERE l.org_id = %s ORDER BY 1, 2, 3",
+            (org,),
+        ).fetchall()
+    assert ("change", "github:700100#42", "pull_request.opened") in rows
+    assert ("change", "github:700100#42", "pull_request_review.submitted") in rows
+    assert ("review", "github:review:3300001", "pull_request_review.submitted") in rows
+    assert ("repo", "github:700100", "pull_request.opened") in rows
+    assert not [r for r in rows if r[2] == "issues.opened"]

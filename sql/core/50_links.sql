@@ -35,3 +35,12 @@ JOIN core.changes c
  AND c.merged_at <= b.shipped_until
  AND (b.shipped_after IS NULL OR c.merged_at > b.shipped_after)
  AND (b.default_branch IS NULL OR c.base_branch IS NULL OR c.base_branch = b.default_branch);
+
+-- Where each canonical row came from: the raw events that stated it (for accounts and
+-- repositories, the first event that showed each distinct version of them).
+CREATE OR REPLACE VIEW core.lineage AS
+SELECT f.org_id, f.entity, f.entity_id, f.event_id, f.observed_at
+FROM core.facts f
+UNION ALL
+SELECT s.org_id, s.entity, s.entity_id, s.first_event_id, s.first_observed_at
+FROM core.snapshots s;
