@@ -8,9 +8,10 @@ synthetic generator stored as the receiver stores them:
   unindexed table, in transactions of one batch: the least a database can do per event;
 - queue: the ingest queue drained by the worker's own code (one SQL call per batch), with
   one worker and with two in parallel;
-- replay: `qdx replay`'s code over an org's whole log in one transaction (`--replay-events`,
-  1,000,000 by default), then a second replay, which must change no row.
-Prints a table and writes bench/results/normalize.json.
+- replay: `qdx replay`'s code over an org's whole log (`--replay-events`, 1,000,000 by
+  default; chunks on 2 connections), then a second replay, which must change no row.
+Each phase starts from a settled database (VACUUM ANALYZE, CHECKPOINT). Prints a table and
+writes bench/results/normalize.json.
 """
 
 from __future__ import annotations
@@ -138,6 +139,14 @@ async def drain_with(conninfo: str, workers: int, batch: int) -> tuple[float, Pr
     return total.events / (time.perf_counter() - started), total
 
 
+def settle(conninfo: str) -> None:
+    """Start a phase from a settled database: statistics fresh, dead rows vacuumed and
+    dirty pages written, so a phase does not pay for the one before."""
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+        conn.execute("CHECKPOINT")
+
+
 def changed_rows(conn: psycopg.Connection[Any]) -> int:
     """Rows inserted, updated or deleted in schema core so far, from the cumulative
     statistics (read once the writers have disconnected and flushed theirs)."""
@@ -176,9 +185,11 @@ def main() -> None:
             print(f"loading {args.events:,} events for the queue runs ...", flush=True)
             one = load(conn, "bench-one", args.events, seed=1)
             two = load(conn, "bench-two", args.events, seed=1)
+            settle(conninfo)
             results["bare_events_per_s"] = bare(conn, one, args.batch)
             for name, org_id, workers in (("queue_1_worker", one, 1), ("queue_2_workers", two, 2)):
                 enqueue(conn, org_id)
+                settle(conninfo)
                 rate, progress = asyncio.run(drain_with(conninfo, workers, args.batch))
                 results[name] = {"events_per_s": rate, "outcomes": dict(progress.outcomes),
                                  "ratio_to_bare": rate / results["bare_events_per_s"]}  # fmt: skip
@@ -190,6 +201,7 @@ def main() -> None:
             results["replay_load_s"] = time.perf_counter() - started
             runs = []
             for attempt in ("first", "second"):
+                settle(conninfo)
                 before = changed_rows(conn)
                 started = time.perf_counter()
                 outcome = replay(conninfo, "bench-replay", chunk=args.chunk, workers=args.workers)
