@@ -48,17 +48,28 @@ def _err(text: str) -> None:
 
 
 @contextmanager
+def _migrated() -> Iterator[None]:
+    """Report a missing table, schema or function as a database left unmigrated."""
+    try:
+        yield
+    except (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName,
+            psycopg.errors.UndefinedFunction) as exc:  # fmt: skip
+        raise UserError(
+            f"the database is not migrated ({exc.diag.message_primary}): run `qdx migrate`"
+        ) from None
+
+
+@contextmanager
 def _connection(settings: Settings) -> Iterator[psycopg.Connection[Any]]:
     """A connection in a transaction, committed when the block succeeds."""
-    with open_database(settings) as db, psycopg.connect(db.conninfo) as conn:
-        try:
-            with conn.transaction(), mapped_errors():
-                yield conn
-        except (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName,
-                psycopg.errors.UndefinedFunction) as exc:  # fmt: skip
-            raise UserError(
-                f"the database is not migrated ({exc.diag.message_primary}): run `qdx migrate`"
-            ) from None
+    with (
+        open_database(settings) as db,
+        psycopg.connect(db.conninfo) as conn,
+        _migrated(),
+        conn.transaction(),
+        mapped_errors(),
+    ):
+        yield conn
 
 
 def _report(result: MigrateResult) -> None:
@@ -418,14 +429,9 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.workers < 1:
         raise InvalidInput("--workers must be at least 1")
-    with open_database(settings) as db:
-        try:
-            result = replay(db.conninfo, args.org, since=since, source=args.source,
-                            chunk=args.chunk, workers=args.workers, progress=progress)  # fmt: skip
-        except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedFunction) as exc:
-            raise UserError(
-                f"the database is not migrated ({exc.diag.message_primary}): run `qdx migrate`"
-            ) from None
+    with open_database(settings) as db, _migrated():
+        result = replay(db.conninfo, args.org, since=since, source=args.source,
+                        chunk=args.chunk, workers=args.workers, progress=progress)  # fmt: skip
     summary = ", ".join(f"{n:,} {status}" for status, n in sorted(result.outcomes.items()))
     _out(f"replayed {result.events:,} events of {args.org} in {result.seconds:.1f}s"
          + (f": {summary}" if summary else ""))  # fmt: skip

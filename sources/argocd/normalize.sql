@@ -93,9 +93,8 @@ RETURNS SETOF core.fact LANGUAGE sql STABLE AS $$
                                   'url', 'https://' || remote[1] || '/' || remote[2]))::core.fact
     FROM syncs WHERE remote IS NOT NULL
     UNION ALL
-    SELECT ROW((e).event_id, 'actor', 'argocd:' || initiator, at,
-               jsonb_build_object('provider', 'argocd', 'external_id', initiator,
-                                  'login', initiator, 'is_bot', core.is_bot(initiator)))::core.fact
+    SELECT core.account(e, 'argocd', initiator, initiator, NULL, NULL, core.is_bot(initiator),
+                        at)
     FROM syncs WHERE initiator IS NOT NULL
 
     -- Sync operations. A git source's revision is a commit; a Helm chart's is its version.

@@ -11,16 +11,15 @@
 CREATE OR REPLACE FUNCTION core.azure_devops_actor(p_event core.inbound, p_identity jsonb,
                                                    p_at timestamptz)
 RETURNS core.fact LANGUAGE sql IMMUTABLE AS $$
-    SELECT ROW(p_event.event_id, 'actor', 'azure_devops:' || (p_identity->>'id'), p_at,
-               jsonb_strip_nulls(jsonb_build_object(
-                   'provider', 'azure_devops', 'external_id', p_identity->>'id',
-                   'login', p_identity->>'uniqueName',
-                   'display_name', p_identity->>'displayName',
-                   'emails', CASE WHEN p_identity->>'uniqueName' ~ '^[^@\s\\]+@[^@\s\\]+$'
-                                  THEN jsonb_build_array(lower(p_identity->>'uniqueName')) END,
-                   -- Pipelines act as "<project> Build Service (<org>)" identities.
-                   'is_bot', core.is_bot(p_identity->>'uniqueName')
-                             OR coalesce(p_identity->>'displayName' ~* 'build service', false))))::core.fact
+    SELECT core.account(
+        p_event, 'azure_devops', p_identity->>'id', p_identity->>'uniqueName',
+        p_identity->>'displayName',
+        CASE WHEN p_identity->>'uniqueName' ~ '^[^@\s\\]+@[^@\s\\]+$'
+             THEN p_identity->>'uniqueName' END,
+        -- Pipelines act as "<project> Build Service (<org>)" identities.
+        core.is_bot(p_identity->>'uniqueName')
+            OR coalesce(p_identity->>'displayName' ~* 'build service', false),
+        p_at)
     WHERE jsonb_typeof(p_identity) = 'object' AND p_identity->>'id' IS NOT NULL
       AND NOT coalesce((p_identity->>'isContainer')::boolean, false)
 $$;
@@ -228,11 +227,7 @@ RETURNS SETOF core.fact LANGUAGE sql STABLE AS $$
                    'pushed_at', r->>'date')))::core.fact
     FROM commits
     UNION ALL
-    SELECT ROW((e).event_id, 'actor', 'git:' || email, at,
-               jsonb_strip_nulls(jsonb_build_object(
-                   'provider', 'git', 'external_id', email,
-                   'display_name', c->'author'->>'name', 'emails', jsonb_build_array(email),
-                   'is_bot', core.is_bot(c->'author'->>'name'))))::core.fact
+    SELECT core.git_author(e, c->'author'->>'name', email, false, at)
     FROM commits WHERE email ~ '^[^@\s]+@[^@\s]+$'
 
     -- Builds and pipeline runs (build.complete carries the v1 or v2 build resource).

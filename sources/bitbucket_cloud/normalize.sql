@@ -14,16 +14,12 @@ $$;
 CREATE OR REPLACE FUNCTION core.bitbucket_cloud_actor(p_event core.inbound, p_user jsonb,
                                                       p_at timestamptz)
 RETURNS core.fact LANGUAGE sql IMMUTABLE AS $$
-    SELECT ROW(p_event.event_id, 'actor',
-               'bitbucket_cloud:' || core.bitbucket_cloud_uuid(p_user->>'uuid'), p_at,
-               jsonb_strip_nulls(jsonb_build_object(
-                   'provider', 'bitbucket_cloud',
-                   'external_id', core.bitbucket_cloud_uuid(p_user->>'uuid'),
-                   'login', coalesce(p_user->>'nickname', p_user->>'username'),
-                   'display_name', p_user->>'display_name',
-                   'is_bot', p_user->>'type' = 'app_user'
-                             OR core.is_bot(coalesce(p_user->>'nickname', p_user->>'username'),
-                                            p_user->>'type'))))::core.fact
+    -- core.is_bot knows the `app_user` type.
+    SELECT core.account(p_event, 'bitbucket_cloud', core.bitbucket_cloud_uuid(p_user->>'uuid'),
+                        coalesce(p_user->>'nickname', p_user->>'username'),
+                        p_user->>'display_name', NULL,
+                        core.is_bot(coalesce(p_user->>'nickname', p_user->>'username'),
+                                    p_user->>'type'), p_at)
     WHERE jsonb_typeof(p_user) = 'object' AND core.bitbucket_cloud_uuid(p_user->>'uuid') IS NOT NULL
 $$;
 
@@ -232,14 +228,8 @@ RETURNS SETOF core.fact LANGUAGE sql STABLE AS $$
                    'pushed_at', pushed_at)))::core.fact
     FROM commits
     UNION ALL
-    SELECT ROW((e).event_id, 'actor', 'git:' || email, pushed_at,
-               jsonb_strip_nulls(jsonb_build_object(
-                   'provider', 'git', 'external_id', email,
-                   'display_name', nullif(btrim(substring(c->'author'->>'raw' FROM '^([^<]*)')),
-                                          ''),
-                   'emails', jsonb_build_array(email),
-                   'is_bot', core.is_bot(nullif(btrim(substring(c->'author'->>'raw'
-                                                                FROM '^([^<]*)')), '')))))::core.fact
+    SELECT core.git_author(e, nullif(btrim(substring(c->'author'->>'raw' FROM '^([^<]*)')), ''),
+                           email, false, pushed_at)
     FROM commits WHERE email IS NOT NULL
 
     -- Build statuses reported on commits, one run per commit and status key.

@@ -113,12 +113,8 @@ RETURNS SETOF core.fact LANGUAGE sql STABLE AS $$
     UNION ALL
     SELECT core.buildkite_repo(e, p->'pipeline', at) FROM timed
     UNION ALL
-    SELECT ROW((e).event_id, 'actor', 'buildkite:' || (u->>'id'), at,
-               jsonb_strip_nulls(jsonb_build_object(
-                   'provider', 'buildkite', 'external_id', u->>'id',
-                   'display_name', u->>'name',
-                   'emails', CASE WHEN u->>'email' <> '' THEN jsonb_build_array(u->>'email') END,
-                   'is_bot', core.is_bot(u->>'name'))))::core.fact
+    SELECT core.account(e, 'buildkite', u->>'id', NULL, u->>'name', u->>'email',
+                        core.is_bot(u->>'name'), at)
     FROM timed, LATERAL (SELECT b->'creator' AS u) x
     WHERE kind = 'build' AND jsonb_typeof(u) = 'object' AND u->>'id' IS NOT NULL
 

@@ -94,8 +94,7 @@ RETURNS SETOF core.fact LANGUAGE sql STABLE AS $$
     UNION ALL
     SELECT core.circleci_repo(e, p->'project', repo_url, at) FROM ok
     UNION ALL
-    SELECT ROW((e).event_id, 'actor', 'circleci:' || actor, at,
-               jsonb_build_object('provider', 'circleci', 'external_id', actor))::core.fact
+    SELECT core.account(e, 'circleci', actor, NULL, NULL, NULL, false, at)
     FROM ok WHERE actor IS NOT NULL
 
     -- Workflows. CircleCI measures a workflow from its creation, so that is its start.

@@ -7,13 +7,8 @@
 CREATE OR REPLACE FUNCTION core.firehydrant_actor(p_event core.inbound, p_user jsonb,
                                                   p_at timestamptz)
 RETURNS core.fact LANGUAGE sql IMMUTABLE AS $$
-    SELECT ROW(p_event.event_id, 'actor', 'firehydrant:' || (p_user->>'id'), p_at,
-               jsonb_strip_nulls(jsonb_build_object(
-                   'provider', 'firehydrant', 'external_id', p_user->>'id',
-                   'display_name', p_user->>'name',
-                   'emails', CASE WHEN p_user->>'email' <> ''
-                                  THEN jsonb_build_array(lower(p_user->>'email')) END,
-                   'is_bot', false)))::core.fact
+    SELECT core.account(p_event, 'firehydrant', p_user->>'id', NULL, p_user->>'name',
+                        p_user->>'email', false, p_at)
     WHERE p_user->>'id' IS NOT NULL
 $$;
 

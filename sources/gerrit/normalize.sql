@@ -15,17 +15,12 @@ $$;
 CREATE OR REPLACE FUNCTION core.gerrit_actor(p_event core.inbound, p_account jsonb,
                                              p_at timestamptz)
 RETURNS core.fact LANGUAGE sql IMMUTABLE AS $$
-    SELECT ROW(p_event.event_id, 'actor', core.gerrit_actor_id(p_account), p_at,
-               jsonb_strip_nulls(jsonb_build_object(
-                   'provider', 'gerrit',
-                   'external_id', substr(core.gerrit_actor_id(p_account), 8),
-                   'login', p_account->>'username', 'display_name', p_account->>'name',
-                   'emails', CASE WHEN p_account->>'email' ~ '^[^@\s]+@[^@\s]+$'
-                                  THEN jsonb_build_array(lower(p_account->>'email')) END,
-                   -- CI systems vote through service accounts.
-                   'is_bot', core.is_bot(p_account->>'username')
-                             OR coalesce(lower(p_account->>'username')
-                                         IN ('jenkins', 'zuul', 'buildbot'), false))))::core.fact
+    SELECT core.account(p_event, 'gerrit', substr(core.gerrit_actor_id(p_account), 8),
+                        p_account->>'username', p_account->>'name', p_account->>'email',
+                        -- CI systems vote through service accounts.
+                        core.is_bot(p_account->>'username')
+                            OR coalesce(lower(p_account->>'username')
+                                        IN ('jenkins', 'zuul', 'buildbot'), false), p_at)
     WHERE jsonb_typeof(p_account) = 'object' AND core.gerrit_actor_id(p_account) IS NOT NULL
 $$;
 

@@ -9,12 +9,8 @@
 CREATE OR REPLACE FUNCTION core.github_actor(p_event core.inbound, p_user jsonb,
                                              p_at timestamptz)
 RETURNS core.fact LANGUAGE sql IMMUTABLE AS $$
-    SELECT ROW(p_event.event_id, 'actor', 'github:' || (p_user->>'id'), p_at,
-               jsonb_strip_nulls(jsonb_build_object(
-                   'provider', 'github', 'external_id', p_user->>'id',
-                   'login', p_user->>'login', 'display_name', p_user->>'name',
-                   'emails', CASE WHEN p_user->>'email' <> '' THEN jsonb_build_array(p_user->>'email') END,
-                   'is_bot', core.is_bot(p_user->>'login', p_user->>'type'))))::core.fact
+    SELECT core.account(p_event, 'github', p_user->>'id', p_user->>'login', p_user->>'name',
+                        p_user->>'email', core.is_bot(p_user->>'login', p_user->>'type'), p_at)
 $$;
 
 -- A repository as a repo snapshot (callers skip objects without an id; inlined, as above).
@@ -218,22 +214,10 @@ RETURNS SETOF core.fact LANGUAGE sql STABLE AS $$
 
     -- Commits pushed, and their authors as git identities.
     UNION ALL
-    SELECT ROW((e).event_id, 'commit', repo_id || ':' || (c->>'id'), pushed_at,
-               jsonb_strip_nulls(jsonb_build_object(
-                   'provider', 'github', 'repo_id', repo_id, 'sha', c->>'id',
-                   'author_id', 'git:' || lower(c->'author'->>'email'),
-                   'author_name', c->'author'->>'name', 'author_email', c->'author'->>'email',
-                   'authored_at', c->>'timestamp', 'message', core.first_line(c->>'message'),
-                   'branch', branch, 'pushed_at', pushed_at)))::core.fact
-    FROM commits
+    SELECT core.pushed_commit(e, 'github', repo_id, c, branch, pushed_at) FROM commits
     UNION ALL
-    SELECT ROW((e).event_id, 'actor', 'git:' || lower(c->'author'->>'email'), pushed_at,
-               jsonb_strip_nulls(jsonb_build_object(
-                   'provider', 'git', 'external_id', lower(c->'author'->>'email'),
-                   'display_name', c->'author'->>'name',
-                   'emails', jsonb_build_array(lower(c->'author'->>'email')),
-                   'is_bot', core.is_bot(c->'author'->>'username')
-                             OR core.is_bot(c->'author'->>'name'))))::core.fact
+    SELECT core.git_author(e, c->'author'->>'name', c->'author'->>'email',
+                           core.is_bot(c->'author'->>'username'), pushed_at)
     FROM commits WHERE c->'author'->>'email' <> ''
 
     -- Actions workflow runs and jobs, and check suites.

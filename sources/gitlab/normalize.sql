@@ -8,15 +8,9 @@
 CREATE OR REPLACE FUNCTION core.gitlab_actor(p_event core.inbound, p_id text, p_username text,
                                              p_name text, p_email text, p_at timestamptz)
 RETURNS core.fact LANGUAGE sql IMMUTABLE AS $$
-    SELECT ROW(p_event.event_id, 'actor', 'gitlab:' || p_id, p_at,
-               jsonb_strip_nulls(jsonb_build_object(
-                   'provider', 'gitlab', 'external_id', p_id, 'login', p_username,
-                   'display_name', p_name,
-                   'emails', CASE WHEN p_email ~ '^[^@\s]+@[^@\s]+$'
-                                  THEN jsonb_build_array(lower(p_email)) END,
-                   -- Project and group access tokens act as users named project_<id>_bot_<hex>.
-                   'is_bot', core.is_bot(p_username)
-                             OR coalesce(p_username ~ '^(project|group)_\d+_bot', false))))::core.fact
+    -- core.is_bot knows project and group access-token users (project_<id>_bot_<hex>).
+    SELECT core.account(p_event, 'gitlab', p_id, p_username, p_name, p_email,
+                        core.is_bot(p_username), p_at)
     WHERE p_id IS NOT NULL
 $$;
 
@@ -237,21 +231,9 @@ RETURNS SETOF core.fact LANGUAGE sql STABLE AS $$
 
     -- Commits pushed to branches (tag pushes are another kind), and their authors.
     UNION ALL
-    SELECT ROW((e).event_id, 'commit', repo_id || ':' || (c->>'id'), pushed_at,
-               jsonb_strip_nulls(jsonb_build_object(
-                   'provider', 'gitlab', 'repo_id', repo_id, 'sha', c->>'id',
-                   'author_id', 'git:' || lower(c->'author'->>'email'),
-                   'author_name', c->'author'->>'name', 'author_email', c->'author'->>'email',
-                   'authored_at', c->>'timestamp', 'message', core.first_line(c->>'message'),
-                   'branch', branch, 'pushed_at', pushed_at)))::core.fact
-    FROM commits
+    SELECT core.pushed_commit(e, 'gitlab', repo_id, c, branch, pushed_at) FROM commits
     UNION ALL
-    SELECT ROW((e).event_id, 'actor', 'git:' || lower(c->'author'->>'email'), pushed_at,
-               jsonb_strip_nulls(jsonb_build_object(
-                   'provider', 'git', 'external_id', lower(c->'author'->>'email'),
-                   'display_name', c->'author'->>'name',
-                   'emails', jsonb_build_array(lower(c->'author'->>'email')),
-                   'is_bot', core.is_bot(c->'author'->>'name'))))::core.fact
+    SELECT core.git_author(e, c->'author'->>'name', c->'author'->>'email', false, pushed_at)
     FROM commits WHERE c->'author'->>'email' ~ '^[^@\s]+@[^@\s]+$'
 
     -- Pipelines, the jobs they list, and job events.

@@ -19,13 +19,9 @@ $$;
 CREATE OR REPLACE FUNCTION core.opsgenie_actor(p_event core.inbound, p_alert jsonb,
                                                p_at timestamptz)
 RETURNS core.fact LANGUAGE sql IMMUTABLE AS $$
-    SELECT ROW(p_event.event_id, 'actor', 'opsgenie:' || (p_alert->>'userId'), p_at,
-               jsonb_strip_nulls(jsonb_build_object(
-                   'provider', 'opsgenie', 'external_id', p_alert->>'userId',
-                   'login', nullif(p_alert->>'username', ''),
-                   'emails', CASE WHEN p_alert->>'username' LIKE '%_@_%'
-                                  THEN jsonb_build_array(lower(p_alert->>'username')) END,
-                   'is_bot', false)))::core.fact
+    SELECT core.account(p_event, 'opsgenie', p_alert->>'userId',
+                        nullif(p_alert->>'username', ''), NULL, p_alert->>'username', false,
+                        p_at)
     WHERE nullif(p_alert->>'userId', '') IS NOT NULL
 $$;
 

@@ -9,10 +9,8 @@
 CREATE OR REPLACE FUNCTION core.pagerduty_actor(p_event core.inbound, p_user jsonb,
                                                 p_at timestamptz)
 RETURNS core.fact LANGUAGE sql IMMUTABLE AS $$
-    SELECT ROW(p_event.event_id, 'actor', 'pagerduty:' || (p_user->>'id'), p_at,
-               jsonb_strip_nulls(jsonb_build_object(
-                   'provider', 'pagerduty', 'external_id', p_user->>'id',
-                   'display_name', p_user->>'summary', 'is_bot', false)))::core.fact
+    SELECT core.account(p_event, 'pagerduty', p_user->>'id', NULL, p_user->>'summary', NULL,
+                        false, p_at)
     WHERE p_user->>'id' IS NOT NULL AND p_user->>'type' IN ('user', 'user_reference')
 $$;
 

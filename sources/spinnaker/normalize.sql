@@ -129,11 +129,8 @@ RETURNS SETOF core.fact LANGUAGE sql STABLE AS $$
 
     -- The user who triggered the execution (automated triggers run as `[anonymous]`).
     UNION ALL
-    SELECT ROW((e).event_id, 'actor', 'spinnaker:' || username, at,
-               jsonb_strip_nulls(jsonb_build_object(
-                   'provider', 'spinnaker', 'external_id', username, 'login', username,
-                   'emails', CASE WHEN username LIKE '%_@_%' THEN jsonb_build_array(username) END,
-                   'is_bot', core.is_bot(username))))::core.fact
+    SELECT core.account(e, 'spinnaker', username, username, NULL, username,
+                        core.is_bot(username), at)
     FROM f WHERE username IS NOT NULL
 
     -- Every pipeline execution.

@@ -42,12 +42,55 @@ $$;
 -- the well-known dependency and CI bots.
 CREATE OR REPLACE FUNCTION core.is_bot(p_login text, p_type text DEFAULT NULL)
 RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
-    SELECT coalesce(lower(p_type) IN ('bot', 'app', 'service', 'integration'), false)
+    SELECT coalesce(lower(p_type) IN ('bot', 'app', 'app_user', 'service', 'integration'),
+                    false)
         OR coalesce(p_login ~* '(\[bot\]|-bot|_bot|^bot-)$'
                     OR p_login ~* '^(project|group)_[0-9]+_bot'
                     OR lower(p_login) IN ('dependabot', 'renovate', 'github-actions',
                                           'snyk-bot', 'greenkeeper', 'codecov', 'sonarcloud',
                                           'mergify', 'project_bot', 'ghost'), false)
+$$;
+
+-- An account in a tool as an actor snapshot, `<provider>:<id>`: what every source states
+-- about the accounts its events name. The email is kept only when it looks like one. One
+-- expression, so that the planner inlines it (it runs for every account of every event).
+CREATE OR REPLACE FUNCTION core.account(p_event core.inbound, p_provider text, p_id text,
+                                        p_login text, p_name text, p_email text,
+                                        p_is_bot boolean, p_at timestamptz)
+RETURNS core.fact LANGUAGE sql IMMUTABLE AS $$
+    SELECT ROW(p_event.event_id, 'actor', p_provider || ':' || p_id, p_at,
+               jsonb_strip_nulls(jsonb_build_object(
+                   'provider', p_provider, 'external_id', p_id, 'login', p_login,
+                   'display_name', p_name,
+                   'emails', CASE WHEN p_email ~ '^[^@\s]+@[^@\s]+$'
+                                  THEN jsonb_build_array(lower(p_email)) END,
+                   'is_bot', coalesce(p_is_bot, false))))::core.fact
+$$;
+
+-- A commit author as a git identity, `git:<lower-cased email>` (callers skip authors
+-- without an email).
+CREATE OR REPLACE FUNCTION core.git_author(p_event core.inbound, p_name text, p_email text,
+                                           p_is_bot boolean, p_at timestamptz)
+RETURNS core.fact LANGUAGE sql IMMUTABLE AS $$
+    SELECT core.account(p_event, 'git', lower(p_email), NULL, p_name, p_email,
+                        coalesce(p_is_bot, false) OR core.is_bot(p_name), p_at)
+$$;
+
+-- A commit of a push payload as GitHub and GitLab send it ({id, message, timestamp,
+-- author: {name, email}}), on a branch (NULL for a tag) of a repository.
+CREATE OR REPLACE FUNCTION core.pushed_commit(p_event core.inbound, p_provider text,
+                                              p_repo_id text, p_commit jsonb, p_branch text,
+                                              p_pushed_at timestamptz)
+RETURNS core.fact LANGUAGE sql IMMUTABLE AS $$
+    SELECT ROW(p_event.event_id, 'commit', p_repo_id || ':' || (p_commit->>'id'), p_pushed_at,
+               jsonb_strip_nulls(jsonb_build_object(
+                   'provider', p_provider, 'repo_id', p_repo_id, 'sha', p_commit->>'id',
+                   'author_id', 'git:' || lower(p_commit->'author'->>'email'),
+                   'author_name', p_commit->'author'->>'name',
+                   'author_email', p_commit->'author'->>'email',
+                   'authored_at', p_commit->>'timestamp',
+                   'message', core.first_line(p_commit->>'message'),
+                   'branch', p_branch, 'pushed_at', p_pushed_at)))::core.fact
 $$;
 
 -- Work-item keys (Jira / Linear style, e.g. PLAT-123) mentioned in any of the texts,
