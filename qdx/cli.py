@@ -8,9 +8,7 @@ import getpass
 import json
 import logging
 import signal
-import sys
-from collections.abc import Callable, Coroutine, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from types import FrameType
@@ -22,10 +20,13 @@ import psycopg
 import qdx
 from db import tenancy
 from db.connect import Database, check_server, embedded_for, open_database
-from db.errors import mapped_errors
 from db.migrate import MigrateResult, migrate, pending
 from db.queries import QUERIES
-from qdx import logs
+from qdx import logs, people
+from qdx.console import connection as _connection
+from qdx.console import err as _err
+from qdx.console import migrated as _migrated
+from qdx.console import out as _out
 from qdx.errors import InvalidInput, UserError
 from qdx.settings import Settings, default_public_url
 from sources import SOURCES
@@ -34,42 +35,6 @@ from workers.replay import ReplayResult, replay
 
 log = logging.getLogger("qdx")
 Handler = Callable[[argparse.Namespace, Settings], int]
-
-
-def _out(text: str = "") -> None:
-    print(text, flush=True)
-
-
-def _err(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
-
-
-# -- database access for one-shot commands ------------------------------------------------
-
-
-@contextmanager
-def _migrated() -> Iterator[None]:
-    """Report a missing table, schema or function as a database left unmigrated."""
-    try:
-        yield
-    except (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName,
-            psycopg.errors.UndefinedFunction) as exc:  # fmt: skip
-        raise UserError(
-            f"the database is not migrated ({exc.diag.message_primary}): run `qdx migrate`"
-        ) from None
-
-
-@contextmanager
-def _connection(settings: Settings) -> Iterator[psycopg.Connection[Any]]:
-    """A connection in a transaction, committed when the block succeeds."""
-    with (
-        open_database(settings) as db,
-        psycopg.connect(db.conninfo) as conn,
-        _migrated(),
-        conn.transaction(),
-        mapped_errors(),
-    ):
-        yield conn
 
 
 def _report(result: MigrateResult) -> None:
@@ -626,6 +591,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name")
     p = command("list", cmd_team_list, "show an org's team tree", team)
     p.add_argument("org")
+    people.register(sub, command, team)
 
     source = sub.add_parser("source", help="webhook endpoints").add_subparsers(
         dest="action", required=True

@@ -67,6 +67,26 @@ RETURNS core.fact LANGUAGE sql IMMUTABLE AS $$
                    'is_bot', coalesce(p_is_bot, false))))::core.fact
 $$;
 
+-- An account as a directory states it (an SSO provider, an HR system, a chat workspace's
+-- profile): every email it lists, and the SSO subject and HR employee number it carries,
+-- which identity resolution links on.
+CREATE OR REPLACE FUNCTION core.directory_account(p_event core.inbound, p_provider text,
+                                                  p_id text, p_login text, p_name text,
+                                                  p_emails text[], p_sso_subject text,
+                                                  p_employee_id text, p_is_bot boolean,
+                                                  p_at timestamptz)
+RETURNS core.fact LANGUAGE sql IMMUTABLE AS $$
+    SELECT ROW(p_event.event_id, 'actor', p_provider || ':' || p_id, p_at,
+               jsonb_strip_nulls(jsonb_build_object(
+                   'provider', p_provider, 'external_id', p_id, 'login', p_login,
+                   'display_name', p_name,
+                   'emails', (SELECT jsonb_agg(DISTINCT lower(e))
+                              FROM unnest(p_emails) AS e WHERE e ~ '^[^@\s]+@[^@\s]+$'),
+                   'sso_subject', NULLIF(p_sso_subject, ''),
+                   'employee_id', NULLIF(p_employee_id, ''),
+                   'is_bot', coalesce(p_is_bot, false))))::core.fact
+$$;
+
 -- A commit author as a git identity, `git:<lower-cased email>` (callers skip authors
 -- without an email).
 CREATE OR REPLACE FUNCTION core.git_author(p_event core.inbound, p_name text, p_email text,

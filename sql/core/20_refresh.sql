@@ -7,7 +7,8 @@
 -- then by content); "first" times take the earliest statement. Rows are written in key
 -- order so that concurrent batches lock them in the same order and cannot deadlock.
 
--- Accounts, from their snapshots.
+-- Accounts, from their snapshots. An account that appears, or whose identifying columns
+-- change, is queued for identity resolution in the same transaction.
 CREATE OR REPLACE FUNCTION core.refresh_actors(p_refs core.entity_ref[])
 RETURNS void LANGUAGE sql AS $$
     WITH k AS (
@@ -27,20 +28,37 @@ RETURNS void LANGUAGE sql AS $$
         FROM s, jsonb_array_elements_text(coalesce(s.attrs->'emails', '[]')) AS e
         WHERE e <> ''
         GROUP BY s.org_id, s.entity_id
+    ), old AS (
+        SELECT a.org_id, a.actor_id,
+               (a.login, a.display_name, a.emails, a.is_bot, a.sso_subject, a.employee_id)
+                   AS ident
+        FROM k JOIN core.actors a ON a.org_id = k.org_id AND a.actor_id = k.entity_id
+    ), written AS (
+        INSERT INTO core.actors AS t (org_id, actor_id, provider, external_id, login,
+                                      display_name, emails, is_bot, sso_subject, employee_id,
+                                      first_seen_at, last_seen_at)
+        SELECT m.org_id, m.entity_id, m.m->>'provider', m.m->>'external_id', m.m->>'login',
+               m.m->>'display_name', coalesce(e.emails, '{}'), m.is_bot,
+               m.m->>'sso_subject', m.m->>'employee_id', m.first_seen_at, m.last_seen_at
+        FROM merged m LEFT JOIN emails e USING (org_id, entity_id)
+        ORDER BY m.org_id, m.entity_id
+        ON CONFLICT ON CONSTRAINT actors_pkey DO UPDATE SET
+            provider = excluded.provider, external_id = excluded.external_id,
+            login = excluded.login, display_name = excluded.display_name,
+            emails = excluded.emails, is_bot = excluded.is_bot,
+            sso_subject = excluded.sso_subject, employee_id = excluded.employee_id,
+            first_seen_at = excluded.first_seen_at, last_seen_at = excluded.last_seen_at
+        WHERE (t.*) IS DISTINCT FROM (excluded.*)
+        RETURNING t.org_id, t.actor_id,
+                  (t.login, t.display_name, t.emails, t.is_bot, t.sso_subject, t.employee_id)
+                      AS ident
     )
-    INSERT INTO core.actors AS t (org_id, actor_id, provider, external_id, login, display_name,
-                                  emails, is_bot, first_seen_at, last_seen_at)
-    SELECT m.org_id, m.entity_id, m.m->>'provider', m.m->>'external_id', m.m->>'login',
-           m.m->>'display_name', coalesce(e.emails, '{}'), m.is_bot, m.first_seen_at,
-           m.last_seen_at
-    FROM merged m LEFT JOIN emails e USING (org_id, entity_id)
-    ORDER BY m.org_id, m.entity_id
-    ON CONFLICT ON CONSTRAINT actors_pkey DO UPDATE SET
-        provider = excluded.provider, external_id = excluded.external_id,
-        login = excluded.login, display_name = excluded.display_name,
-        emails = excluded.emails, is_bot = excluded.is_bot,
-        first_seen_at = excluded.first_seen_at, last_seen_at = excluded.last_seen_at
-    WHERE (t.*) IS DISTINCT FROM (excluded.*)
+    INSERT INTO identity.pending (org_id, actor_id)
+    SELECT w.org_id, w.actor_id
+    FROM written w LEFT JOIN old o USING (org_id, actor_id)
+    WHERE o.ident IS DISTINCT FROM w.ident
+    ORDER BY 1, 2
+    ON CONFLICT ON CONSTRAINT pending_pkey DO UPDATE SET queued_at = clock_timestamp()
 $$;
 
 -- Repositories, from their snapshots.

@@ -1,0 +1,49 @@
+"""What every one-shot command shares: printing, and a database connection whose errors
+are told to the user in one line."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+
+from db.connect import open_database
+from db.errors import mapped_errors
+from qdx.errors import UserError
+from qdx.settings import Settings
+
+
+def out(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def err(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+@contextmanager
+def migrated() -> Iterator[None]:
+    """Report a missing table, schema or function as a database left unmigrated."""
+    try:
+        yield
+    except (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName,
+            psycopg.errors.UndefinedFunction) as exc:  # fmt: skip
+        raise UserError(
+            f"the database is not migrated ({exc.diag.message_primary}): run `qdx migrate`"
+        ) from None
+
+
+@contextmanager
+def connection(settings: Settings) -> Iterator[psycopg.Connection[Any]]:
+    """A connection in a transaction, committed when the block succeeds."""
+    with (
+        open_database(settings) as db,
+        psycopg.connect(db.conninfo) as conn,
+        migrated(),
+        conn.transaction(),
+        mapped_errors(),
+    ):
+        yield conn

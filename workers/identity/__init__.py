@@ -1,0 +1,2 @@
+"""Identity resolution: accounts into persons (deterministic rules in sql/identity/, the
+probabilistic matcher and the clustering here)."""

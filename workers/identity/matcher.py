@@ -1,0 +1,275 @@
+"""The probabilistic matcher: Fellegi-Sunter with parameters estimated by EM.
+
+Two accounts are compared on four things, each to a small number of levels:
+
+- name: the display names (transliterated, nickname-aware): exact, close (same last
+  name and an equivalent first name, or a typo apart), same last name only, same first
+  name only, different;
+- handle: logins and email local parts: equal, similar, different;
+- derived: whether one account's handle is built from the other's name (jdoe, janedoe,
+  doej ... for Jane Doe): fully, partly, not;
+- activity: where the accounts worked (repository and month): both in some month, in
+  the same repository, nowhere in common.
+
+A missing value (no name, no handle, no activity) is left out of the comparison. Each
+level has a probability among true matches (m) and among non-matches (u); a pair's
+weight is the sum of log2(m/u) over its comparisons and its match probability follows
+from the share of matches among compared pairs (lambda). m, u and lambda are estimated
+by expectation-maximisation over an organization's own candidate pairs, starting from
+the defaults below, and stored per organization (identity.matcher_models).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rapidfuzz.distance import JaroWinkler
+
+from workers.identity.names import (
+    NameParts,
+    derived_handles,
+    email_handles,
+    first_name_forms,
+    handle,
+    is_handle_like,
+    name_tokens,
+)
+
+LEVELS: dict[str, tuple[str, ...]] = {
+    "name": ("different", "first", "last", "close", "exact"),
+    "handle": ("different", "similar", "equal"),
+    "derived": ("no", "partly", "fully"),
+    "activity": ("none", "repository", "month"),
+}
+COMPARISONS = tuple(LEVELS)
+
+# Where EM starts, and what is used before an organization has enough pairs to estimate
+# from (MIN_TRAINING_PAIRS).
+DEFAULT_PARAMS: dict[str, Any] = {
+    "lambda": 0.2,
+    "m": {
+        "name": [0.04, 0.08, 0.06, 0.30, 0.52],
+        "handle": [0.30, 0.15, 0.55],
+        "derived": [0.30, 0.15, 0.55],
+        "activity": [0.20, 0.30, 0.50],
+    },
+    "u": {
+        "name": [0.55, 0.25, 0.15, 0.04, 0.01],
+        "handle": [0.95, 0.04, 0.01],
+        "derived": [0.90, 0.08, 0.02],
+        "activity": [0.55, 0.35, 0.10],
+    },
+}
+MIN_TRAINING_PAIRS = 200
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What the matcher knows of one account."""
+
+    actor_id: str
+    tokens: tuple[str, ...]
+    handles: frozenset[str]
+    activity: frozenset[str]  # 'repo|YYYY-MM'
+
+    @property
+    def repos(self) -> frozenset[str]:
+        return frozenset(a.rsplit("|", 1)[0] for a in self.activity)
+
+
+def profile(actor_id: str, login: str | None, display_name: str | None,
+            emails: Sequence[str], activity: Iterable[str] = ()) -> Profile:  # fmt: skip
+    """An account's profile: name words (none when the display name is only a handle),
+    handles (login, the display name when it is a handle, email local parts)."""
+    handles = set(email_handles(list(emails)))
+    if login:
+        h = handle(login)
+        if len(h) >= 3:
+            handles.add(h)
+    tokens = name_tokens(display_name)
+    if is_handle_like(display_name, login) and display_name:
+        handles.add(handle(display_name))
+        tokens = ()
+    return Profile(actor_id, tokens, frozenset(handles), frozenset(activity))
+
+
+def _first_equivalent(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    if len(a) == 1 or len(b) == 1:  # an initial
+        return a[0] == b[0]
+    if b in first_name_forms(a) or a in first_name_forms(b):
+        return True
+    return min(len(a), len(b)) >= 4 and JaroWinkler.similarity(a, b) >= 0.9
+
+
+def _last_equivalent(a: str, b: str) -> bool:
+    return bool(a and b) and (a == b or (min(len(a), len(b)) >= 4
+                                         and JaroWinkler.similarity(a, b) >= 0.92))  # fmt: skip
+
+
+def compare_names(a: tuple[str, ...], b: tuple[str, ...]) -> int | None:
+    if not a or not b:
+        return None
+    if sorted(a) == sorted(b):
+        return 4
+    pa, pb = NameParts(a), NameParts(b)
+    first = _first_equivalent(pa.first, pb.first)
+    last = _last_equivalent(pa.last, pb.last)
+    if first and last:
+        return 3
+    if JaroWinkler.similarity(" ".join(a), " ".join(b)) >= 0.95:
+        return 3
+    if last:
+        return 2
+    if first:
+        return 1
+    return 0
+
+
+def compare_handles(a: frozenset[str], b: frozenset[str]) -> int | None:
+    if not a or not b:
+        return None
+    if {h for h in a if len(h) >= 4} & b:
+        return 2
+    for x in a:
+        for y in b:
+            if min(len(x), len(y)) >= 5 and (
+                JaroWinkler.similarity(x, y) >= 0.93
+                or x.rstrip("0123456789") == y.rstrip("0123456789")
+            ):
+                return 1
+    return 0
+
+
+def _derived_level(handles: frozenset[str], tokens: tuple[str, ...]) -> int | None:
+    if not handles or not tokens:
+        return None
+    parts = NameParts(tokens)
+    built = derived_handles(parts)
+    stripped = {h.rstrip("0123456789") for h in handles}
+    if (handles | stripped) & built:
+        return 2
+    pieces = [t for t in (parts.last, parts.first) if len(t) >= 4]
+    if any(p in h for h in handles for p in pieces):
+        return 1
+    return 0
+
+
+def compare_derived(a: Profile, b: Profile) -> int | None:
+    one, two = _derived_level(a.handles, b.tokens), _derived_level(b.handles, a.tokens)
+    if one is None:
+        return two
+    if two is None:
+        return one
+    return max(one, two)
+
+
+def compare_activity(a: frozenset[str], b: frozenset[str]) -> int | None:
+    if not a or not b:
+        return None
+    if len(a & b) >= 2:
+        return 2
+    repos_a = {x.rsplit("|", 1)[0] for x in a}
+    if any(y.rsplit("|", 1)[0] in repos_a for y in b):
+        return 1
+    return 0
+
+
+def compare(a: Profile, b: Profile) -> tuple[int | None, ...]:
+    """The comparison vector of two accounts, in COMPARISONS order."""
+    return (
+        compare_names(a.tokens, b.tokens),
+        compare_handles(a.handles, b.handles),
+        compare_derived(a, b),
+        compare_activity(a.activity, b.activity),
+    )
+
+
+def describe(vector: Sequence[int | None]) -> dict[str, str]:
+    """A comparison vector in words, for evidence and the review queue."""
+    return {c: LEVELS[c][v] for c, v in zip(COMPARISONS, vector, strict=True) if v is not None}
+
+
+@dataclass(frozen=True)
+class Model:
+    """Fellegi-Sunter parameters."""
+
+    lam: float
+    m: dict[str, list[float]]
+    u: dict[str, list[float]]
+    pairs: int = 0
+    iterations: int = 0
+
+    @classmethod
+    def default(cls) -> Model:
+        return cls.from_params(DEFAULT_PARAMS)
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> Model:
+        return cls(float(params["lambda"]), {k: list(v) for k, v in params["m"].items()},
+                   {k: list(v) for k, v in params["u"].items()},
+                   int(params.get("pairs", 0)), int(params.get("iterations", 0)))  # fmt: skip
+
+    def params(self) -> dict[str, Any]:
+        return {"lambda": self.lam, "m": self.m, "u": self.u, "pairs": self.pairs,
+                "iterations": self.iterations}  # fmt: skip
+
+    def weight(self, vector: Sequence[int | None]) -> float:
+        """log2 of the Bayes factor for a match."""
+        total = 0.0
+        for c, v in zip(COMPARISONS, vector, strict=True):
+            if v is not None:
+                total += math.log2(self.m[c][v] / self.u[c][v])
+        return total
+
+    def probability(self, vector: Sequence[int | None]) -> float:
+        odds = self.lam / (1 - self.lam) * 2 ** self.weight(vector)
+        return odds / (1 + odds)
+
+
+def estimate(vectors: Sequence[tuple[int | None, ...]], start: Model | None = None,
+             iterations: int = 50, tolerance: float = 1e-6) -> Model:  # fmt: skip
+    """EM over candidate pairs' comparison vectors (conditional independence; missing
+    values skipped; a pseudo-count keeps every probability above zero). Falls back to
+    the start model when there are too few pairs to estimate from."""
+    model = start or Model.default()
+    if len(vectors) < MIN_TRAINING_PAIRS:
+        return model
+    # Identical vectors share their posterior: work on the distinct ones with counts.
+    counts: dict[tuple[int | None, ...], int] = {}
+    for vec in vectors:
+        counts[vec] = counts.get(vec, 0) + 1
+    distinct = list(counts.items())
+    done = 0
+    for done in range(1, iterations + 1):
+        m_acc = {c: [1.0] * len(LEVELS[c]) for c in COMPARISONS}
+        u_acc = {c: [1.0] * len(LEVELS[c]) for c in COMPARISONS}
+        matches = 0.0
+        for vector, n in distinct:
+            p = model.probability(vector)
+            matches += p * n
+            for c, v in zip(COMPARISONS, vector, strict=True):
+                if v is not None:
+                    m_acc[c][v] += p * n
+                    u_acc[c][v] += (1 - p) * n
+        lam = min(max(matches / len(vectors), 1e-4), 0.9)
+        m = {c: [x / sum(acc) for x in acc] for c, acc in m_acc.items()}
+        u = {c: [x / sum(acc) for x in acc] for c, acc in u_acc.items()}
+        change = abs(lam - model.lam) + max(
+            abs(a - b) for c in COMPARISONS for a, b in zip(m[c], model.m[c], strict=True)
+        )
+        model = Model(lam, m, u, len(vectors), done)
+        if change < tolerance:
+            break
+    # EM on correlated comparisons can settle on a labelling where "agree" is evidence
+    # against a match; keep the start model's values for such a comparison.
+    base = start or Model.default()
+    for c in COMPARISONS:
+        top = len(LEVELS[c]) - 1
+        if model.m[c][top] <= model.u[c][top]:
+            model.m[c], model.u[c] = list(base.m[c]), list(base.u[c])
+    return Model(model.lam, model.m, model.u, len(vectors), done)

@@ -1,0 +1,486 @@
+"""Identity resolution: which accounts are one person.
+
+The resolver reads a scope of accounts (those waiting in identity.pending, everything they
+share a key or a person with, and the matcher's candidates for them) and clusters it:
+
+1. accounts an admin pinned to the same person are one cluster, whatever else holds;
+2. deterministic rules, strongest first (SSO subject and employee id, a decoded noreply
+   address, a shared email, the same login behind one identity provider), join clusters
+   when they share a key;
+3. the matcher's pairs, most probable first, join clusters when their probability is at
+   least `auto` and no competing cluster is nearly as likely (an account that fits two
+   people equally well is a question for a person, not a guess); pairs in the band
+   [`review`, `auto`) go to the review queue; below `review` nothing happens.
+
+A join is refused when it would put two SSO subjects or two employee ids that share
+nothing in one person, mix an automation with a human, contradict an admin's 'apart'
+decision or pin two persons together. Each cluster keeps the person most of its accounts
+already had (or its pin), so ids are stable; the result is written by identity.apply as
+one operation with its link history.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from psycopg.rows import dict_row
+
+from db.queries import QUERIES
+from workers.identity.matcher import (
+    MIN_TRAINING_PAIRS,
+    Model,
+    Profile,
+    compare,
+    describe,
+    estimate,
+    profile,
+)
+from workers.identity.names import block_keys
+
+log = logging.getLogger(__name__)
+
+MATCHER_STRENGTH = 5
+EXPLICIT_STRENGTH = 0
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Where the matcher links, asks, and ignores."""
+
+    auto: float = 0.99  # link automatically at or above
+    review: float = 0.5  # ask a person at or above (and below auto)
+    margin_bits: float = 6.0  # a competitor within this many bits of log-odds is a tie
+
+
+@dataclass
+class Account:
+    """One account as the resolver sees it."""
+
+    actor_id: str
+    provider: str
+    login: str | None
+    display_name: str | None
+    emails: list[str]
+    automation: bool
+    sso: str | None
+    employee: str | None
+    person_id: UUID | None
+    method: str | None
+    pinned_to: UUID | None
+    activity: list[str]
+
+    def profile(self) -> Profile:
+        return profile(self.actor_id, self.login, self.display_name, self.emails,
+                       self.activity)  # fmt: skip
+
+
+@dataclass
+class Resolution:
+    """The clustering of a scope: a link for every account and the pairs to review."""
+
+    assign: list[dict[str, Any]]
+    reviews: list[dict[str, Any]]
+    methods: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
+class _Cluster:
+    members: set[str]
+    sso: set[str]
+    employees: set[str]
+    pins: set[UUID]
+    automation: bool
+    apart: set[str]
+    seeds: set[str]  # the phase-1 roots it contains
+    tools: set[str]  # providers of its accounts, git identities aside (people have several)
+
+
+def _logit2(p: float) -> float:
+    p = min(max(p, 1e-12), 1 - 1e-12)
+    return math.log2(p / (1 - p))
+
+
+class _Graph:
+    """Union-find over accounts with the attributes that decide whether two clusters may
+    join."""
+
+    def __init__(self, accounts: dict[str, Account], apart: Iterable[tuple[str, str]]) -> None:
+        self.parent = {a: a for a in accounts}
+        away: dict[str, set[str]] = defaultdict(set)
+        for a, b in apart:
+            away[a].add(b)
+            away[b].add(a)
+        self.info = {
+            a.actor_id: _Cluster(
+                {a.actor_id},
+                {a.sso} if a.sso else set(),
+                {a.employee} if a.employee else set(),
+                {a.pinned_to} if a.pinned_to else set(),
+                a.automation,
+                set(away.get(a.actor_id, ())),
+                {a.actor_id},
+                {a.provider} if a.provider != "git" else set(),
+            )
+            for a in accounts.values()
+        }
+
+    def find(self, a: str) -> str:
+        root = a
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[a] != root:
+            self.parent[a], a = root, self.parent[a]
+        return root
+
+    def compatible(self, ra: str, rb: str) -> bool:
+        x, y = self.info[ra], self.info[rb]
+        return (
+            len(x.pins | y.pins) <= 1
+            and not (x.sso and y.sso and not x.sso & y.sso)
+            and not (x.employees and y.employees and not x.employees & y.employees)
+            and x.automation == y.automation
+            and not (x.apart & y.members)
+        )
+
+    def union(self, ra: str, rb: str) -> str:
+        if len(self.info[ra].members) < len(self.info[rb].members) or (
+            len(self.info[ra].members) == len(self.info[rb].members) and rb < ra
+        ):
+            ra, rb = rb, ra
+        x, y = self.info[ra], self.info.pop(rb)
+        self.parent[rb] = ra
+        x.members |= y.members
+        x.sso |= y.sso
+        x.employees |= y.employees
+        x.pins |= y.pins
+        x.apart |= y.apart
+        x.seeds |= y.seeds
+        x.tools |= y.tools
+        return ra
+
+
+def cluster(
+    accounts: dict[str, Account],
+    rule_edges: Sequence[tuple[str, str, str, int, str]],
+    scored: Sequence[tuple[str, str, float, tuple[int | None, ...]]],
+    apart: Iterable[tuple[str, str]] = (),
+    thresholds: Thresholds | None = None,
+) -> Resolution:
+    """Cluster a scope (see the module's docstring) and assign each cluster a person."""
+    t = thresholds or Thresholds()
+    apart = list(apart)
+    apart_set = {frozenset(p) for p in apart}
+    g = _Graph(accounts, apart)
+    # Why each account is linked: (strength, method, confidence, evidence); lower is
+    # stronger.
+    why: dict[str, tuple[int, str, float, dict[str, Any]]] = {}
+
+    def note(actor: str, strength: int, method: str, conf: float, ev: dict[str, Any]) -> None:
+        if actor not in why or strength < why[actor][0]:
+            why[actor] = (strength, method, conf, ev)
+
+    # 1. Pins.
+    pinned: dict[UUID, list[str]] = defaultdict(list)
+    for a in sorted(accounts):
+        if accounts[a].pinned_to:
+            pinned[accounts[a].pinned_to].append(a)  # type: ignore[index]
+            note(a, EXPLICIT_STRENGTH, "explicit", 1.0, {"rule": "pinned by an admin"})
+    for group in pinned.values():
+        for other in group[1:]:
+            ra, rb = g.find(group[0]), g.find(other)
+            if ra != rb:
+                g.union(ra, rb)
+
+    # 2. Deterministic rules, strongest first.
+    for a, b, method, strength, key in sorted(rule_edges, key=lambda e: (e[3], e[0], e[1])):
+        ra, rb = g.find(a), g.find(b)
+        if ra != rb:
+            if not g.compatible(ra, rb):
+                continue
+            g.union(ra, rb)
+        ev = {"rule": method, "key": key}
+        note(a, strength, method, 1.0, {**ev, "with": b})
+        note(b, strength, method, 1.0, {**ev, "with": a})
+
+    # 3. The matcher, between the clusters the rules left.
+    for root in g.info:
+        g.info[root].seeds = {root}
+    best: dict[tuple[str, str], tuple[float, str, str, tuple[int | None, ...]]] = {}
+    for a, b, p, vector in scored:
+        if p < t.review or frozenset((a, b)) in apart_set:
+            continue
+        ra, rb = g.find(a), g.find(b)
+        if ra == rb:
+            continue
+        pair = (ra, rb) if ra < rb else (rb, ra)
+        if pair not in best or (p, a, b) > best[pair][:3]:
+            best[pair] = (p, a, b, vector)
+    near: dict[str, list[tuple[str, float]]] = defaultdict(list)
+    for (x, y), (p, *_rest) in best.items():
+        near[x].append((y, p))
+        near[y].append((x, p))
+
+    def direct(r1: str, r2: str) -> float:
+        s1, s2 = g.info[r1].seeds, g.info[r2].seeds
+        return max((best.get((x, y) if x < y else (y, x), (0.0,))[0]
+                    for x in s1 for y in s2), default=0.0)  # fmt: skip
+
+    def ambiguous(side: str, other: str, p: float) -> bool:
+        # Another cluster that fits `side` nearly as well as `other` does, and cannot be
+        # the same person as `other` too: it has an account in one of the same tools
+        # (two accounts of one tool fitting one person means one of them is someone else)
+        # and does not itself match `other`.
+        for seed in g.info[side].seeds:
+            for w, q in near[seed]:
+                rw = g.find(w)
+                if rw in (side, other) or q < t.review:
+                    continue
+                if (_logit2(q) >= _logit2(p) - t.margin_bits
+                        and g.info[rw].tools & g.info[other].tools
+                        and direct(rw, other) < t.auto):  # fmt: skip
+                    return True
+        return False
+
+    reviews: dict[tuple[str, str], dict[str, Any]] = {}
+    for (x, y), (p, a, b, vector) in sorted(best.items(), key=lambda kv: (-kv[1][0], kv[0])):
+        ra, rb = g.find(x), g.find(y)
+        if ra == rb or not g.compatible(ra, rb):
+            continue
+        evidence = {"probability": round(p, 6), "with": None, "comparisons": describe(vector)}
+        if p >= t.auto and not ambiguous(ra, rb, p) and not ambiguous(rb, ra, p):
+            g.union(ra, rb)
+            note(a, MATCHER_STRENGTH, "matcher", p, {**evidence, "with": b})
+            note(b, MATCHER_STRENGTH, "matcher", p, {**evidence, "with": a})
+            continue
+        reason = "in the review band" if p < t.auto else "as likely to be someone else"
+        reviews[(min(a, b), max(a, b))] = {
+            "a": min(a, b), "b": max(a, b), "probability": round(p, 6),
+            "evidence": {"comparisons": describe(vector), "reason": reason},
+        }  # fmt: skip
+    # A pair whose clusters were joined after all is no question.
+    review_list = [r for r in reviews.values() if g.find(r["a"]) != g.find(r["b"])]
+
+    # Persons: a cluster keeps its pin, else the person most of its accounts had.
+    roots = sorted(g.info, key=lambda r: (not g.info[r].pins, -len(g.info[r].members), r))
+    taken: set[UUID] = set()
+    person_of: dict[str, UUID | None] = {}
+    cluster_no: dict[str, int] = {}
+    for i, r in enumerate(roots):
+        c = g.info[r]
+        chosen: UUID | None = None
+        if c.pins:
+            chosen = next(iter(c.pins))
+        else:
+            held = Counter(accounts[a].person_id for a in c.members if accounts[a].person_id)
+            for pid, _n in sorted(held.items(), key=lambda kv: (-kv[1], str(kv[0]))):
+                if pid not in taken:
+                    chosen = pid
+                    break
+        if chosen is not None:
+            taken.add(chosen)
+        person_of[r] = chosen
+        cluster_no[r] = i
+
+    res = Resolution([], review_list)
+    for a in sorted(accounts):
+        r = g.find(a)
+        if accounts[a].pinned_to or (a in why and why[a][1] != "explicit"):
+            strength, method, conf, ev = why[a]
+        else:
+            method, conf, ev = "new", 1.0, {"rule": "no other account matches"}
+        pid = person_of[r]
+        res.assign.append({
+            "actor_id": a, "person_id": str(pid) if pid else None,
+            "cluster": cluster_no[r], "method": method, "confidence": round(conf, 6),
+            "evidence": ev,
+        })  # fmt: skip
+        res.methods[method] += 1
+    return res
+
+
+# --- the database side -------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    """What one resolution run did."""
+
+    accounts: int = 0  # accounts in the resolved scope
+    pending: int = 0  # pending accounts taken
+    op_id: int | None = None
+    links_changed: int = 0
+    reviews: int = 0
+    methods: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+    model: dict[str, Any] | None = None
+
+
+Conn = psycopg.Connection[Any]
+
+
+def _one(conn: Conn, name: str, params: dict[str, Any]) -> Any:
+    row = conn.execute(QUERIES[name], params).fetchone()
+    return row[0] if row else None
+
+
+def _load(conn: Conn, org_id: UUID, actors: list[str]) -> dict[str, Account]:
+    cur = conn.cursor(row_factory=dict_row)
+    rows = cur.execute(QUERIES["identity_load_accounts"], {"org_id": org_id, "actors": actors})
+    return {
+        r["actor_id"]: Account(
+            r["actor_id"],
+            r["provider"],
+            r["login"],
+            r["display_name"],
+            list(r["emails"]),
+            bool(r["is_automation"]),
+            r["sso_subject"],
+            r["employee_id"],
+            r["person_id"],
+            r["method"],
+            r["pinned_to"],
+            list(r["activity"]),
+        )
+        for r in rows
+    }
+
+
+def _write_block_keys(conn: Conn, org_id: UUID, profiles: dict[str, Profile]) -> None:
+    keys = {a: sorted(block_keys(p.tokens, set(p.handles))) for a, p in profiles.items()}
+    items = list(keys.items())
+    for start in range(0, len(items), 5000):
+        chunk = dict(items[start : start + 5000])
+        conn.execute(QUERIES["identity_set_block_keys"],
+                     {"org_id": org_id, "keys": json.dumps(chunk)})  # fmt: skip
+
+
+def _pairs(conn: Conn, name: str, org_id: UUID, actors: list[str]) -> list[tuple[Any, ...]]:
+    return conn.execute(QUERIES[name], {"org_id": org_id, "actors": actors}).fetchall()
+
+
+def latest_model(conn: Conn, org_id: UUID) -> Model | None:
+    params = _one(conn, "identity_latest_model", {"org_id": org_id})
+    return Model.from_params(params) if params else None
+
+
+def train(conn: Conn, org_id: UUID) -> Model:
+    """Estimate the matcher's parameters by EM from every candidate pair of an
+    organization (its blocking keys must be current) and store them; the defaults when
+    there are too few pairs to estimate from."""
+    actors = [r[0] for r in conn.execute(QUERIES["identity_all_actors"], {"org_id": org_id})]
+    accounts = _load(conn, org_id, actors)
+    profiles = {a: acc.profile() for a, acc in accounts.items() if not acc.automation}
+    pairs = _pairs(conn, "identity_block_pairs", org_id, list(profiles))
+    vectors = [compare(profiles[a], profiles[b]) for a, b in pairs]
+    if len(vectors) < MIN_TRAINING_PAIRS:
+        return Model.default()
+    model = estimate(vectors, Model.default())
+    conn.execute(QUERIES["identity_store_model"], {
+        "org_id": org_id, "pairs": len(vectors),
+        "params": json.dumps({**model.params(), "accounts": len(actors)}),
+    })  # fmt: skip
+    return model
+
+
+def _needs_training(conn: Conn, org_id: UUID) -> bool:
+    """No model estimated from data yet, or the organization has at least doubled its
+    accounts since."""
+    params = _one(conn, "identity_latest_model", {"org_id": org_id})
+    count = int(_one(conn, "identity_actor_count", {"org_id": org_id}) or 0)
+    if not params:
+        return True
+    return count >= max(2 * int(params.get("accounts", 0)), 100)
+
+
+def _score(model: Model, profiles: dict[str, Profile], pairs: Iterable[tuple[Any, ...]]
+           ) -> list[tuple[str, str, float, tuple[int | None, ...]]]:  # fmt: skip
+    out = []
+    for a, b in pairs:
+        if a in profiles and b in profiles:
+            vector = compare(profiles[a], profiles[b])
+            out.append((a, b, model.probability(vector), vector))
+    return out
+
+
+def resolve(conn: Conn, org_id: UUID, *, everything: bool = False, limit: int = 5000,
+            thresholds: Thresholds | None = None, by: str = "resolver",
+            wait: bool = True) -> Outcome | None:  # fmt: skip
+    """Resolve an organization's pending accounts (or, with `everything`, all of its
+    accounts, re-estimating the matcher first) in one transaction. None when nothing is
+    pending, or when another resolver holds the organization and `wait` is false."""
+    started = time.perf_counter()
+    out = Outcome()
+    org = {"org_id": org_id}
+    with conn.transaction():
+        if wait:
+            conn.execute(QUERIES["identity_lock"], org)
+        elif not _one(conn, "identity_try_lock", org):
+            return None
+        most = None if everything else limit
+        taken = conn.execute(QUERIES["identity_pending_take"], {**org, "limit": most}).fetchall()
+        if everything:
+            seeds = [r[0] for r in conn.execute(QUERIES["identity_all_actors"], org)]
+        else:
+            seeds = [r[0] for r in taken]
+        if not seeds:
+            return None
+        out.pending = len(taken)
+        conn.execute(QUERIES["identity_refresh_keys"], {**org, "actors": seeds})
+        fresh = _load(conn, org_id, seeds)
+        _write_block_keys(conn, org_id, {a: acc.profile() for a, acc in fresh.items()})
+
+        model = latest_model(conn, org_id)
+        if everything or model is None or _needs_training(conn, org_id):
+            model = train(conn, org_id)
+        out.model = model.params()
+
+        if everything:
+            scope, accounts = seeds, fresh
+        else:
+            scope = list(_one(conn, "identity_scope", {**org, "actors": seeds}) or seeds)
+            accounts = _load(conn, org_id, scope)
+        edges = _pairs(conn, "identity_rule_edges", org_id, scope)
+        humans = {a: acc.profile() for a, acc in accounts.items() if not acc.automation}
+        scored = _score(model, humans, _pairs(conn, "identity_block_pairs", org_id, list(humans)))
+        apart = _pairs(conn, "identity_apart_pairs", org_id, scope)
+        result = cluster(accounts, edges, scored, apart, thresholds)
+        out.op_id = _one(conn, "identity_apply", {
+            **org, "by": by, "assign": json.dumps(result.assign),
+            "reviews": json.dumps(result.reviews),
+        })  # fmt: skip
+        if out.op_id is not None:
+            row = conn.execute(QUERIES["identity_operation"], {**org, "op_id": out.op_id})
+            detail = row.fetchone()
+            if detail:
+                out.links_changed = int(detail[5].get("links_changed", 0))
+                out.reviews = int(detail[5].get("reviews", 0))
+        if taken:
+            conn.execute(QUERIES["identity_pending_done"], {
+                **org, "actors": [r[0] for r in taken], "queued": [r[1] for r in taken],
+            })  # fmt: skip
+        out.accounts = len(accounts)
+        out.methods = result.methods
+    out.seconds = time.perf_counter() - started
+    return out
+
+
+def resolve_pending(conn: Conn, limit: int = 5000) -> list[Outcome]:
+    """One pass over every organization with pending accounts; an organization another
+    resolver holds is skipped (that one resolves it)."""
+    done = []
+    for (org_id,) in conn.execute(QUERIES["identity_pending_orgs"]).fetchall():
+        outcome = resolve(conn, org_id, limit=limit, wait=False)
+        if outcome is not None:
+            done.append(outcome)
+            log.info("identity: %d pending accounts resolved (%d links changed, %d reviews)",
+                     outcome.pending, outcome.links_changed, outcome.reviews)  # fmt: skip
+    return done
