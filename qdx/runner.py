@@ -18,6 +18,7 @@ from qdx.errors import UserError
 from qdx.settings import Settings
 from web.app import create_app
 from workers.app import run_worker
+from workers.identity.resolver import run_resolver
 from workers.normalizer import NormalizerConfig, run_normalizer
 
 log = logging.getLogger(__name__)
@@ -147,6 +148,7 @@ async def run(
         )
         for i in range(settings.normalize_workers):
             jobs[f"normalizer-{i}"] = run_normalizer(conninfo, batches, name=f"normalizer-{i}")
+        jobs["identity"] = run_resolver(conninfo)
     tasks = {asyncio.create_task(coro, name=name): name for name, coro in jobs.items()}
     stopper: asyncio.Task[Any] = asyncio.create_task(stop.wait(), name="signal")
     extra = None

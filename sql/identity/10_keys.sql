@@ -59,21 +59,26 @@ RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 $$;
 
 -- Whether an account is an automation rather than a person: what the vendor says
--- (core.actors.is_bot), or the marks of a CI or service account that vendors present as a
--- user: a service login (`svc-deploy`, `ci_runner`, `build-bot`), a role mailbox as its only
--- address, or a CI product's name as its display name ("Jenkins CI", "GitHub Actions").
+-- (core.actors.is_bot), a bot's login or name (core.is_bot: `[bot]`, dependabot, ...),
+-- or the marks of a CI or service account that vendors present as a user: a service
+-- login (`svc-deploy`, `ci_runner`), a name that says so ("Jenkins CI", "Deploy Robot",
+-- "GitHub Actions"), or a role mailbox as its only address and no login.
 CREATE OR REPLACE FUNCTION identity.is_automation(p_is_bot boolean, p_login text, p_name text,
                                                   p_emails text[])
 RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT coalesce(p_is_bot, false)
+        OR core.is_bot(p_login) OR core.is_bot(p_name)
         OR coalesce(lower(p_login) ~ '^(svc|ci|cd|build|deploy|jenkins|automation|robot)[-_.]'
                     OR lower(p_login) ~ '[-_.](svc|ci|bot|robot|automation|deployer)$', false)
-        OR coalesce(p_name ~* '\m(jenkins|buildkite|circleci|github actions|gitlab ci|teamcity|bamboo agent|service account|automation|robot)\M'
-                    OR p_name ~ '\m(CI|CD|CI/CD)\M', false)
-        OR (cardinality(p_emails) > 0
+        OR coalesce(p_name ~* '\m(bot|robot|automation|service account)\M'
+                    OR p_name ~ '\m(CI|CD|CI/CD)\M'
+                    OR lower(trim(p_name)) IN ('jenkins', 'github actions', 'gitlab ci',
+                                               'circleci', 'buildkite', 'teamcity',
+                                               'travis ci', 'github', 'gitlab', 'bitbucket'),
+                    false)
+        OR (cardinality(p_emails) > 0 AND p_login IS NULL
             AND NOT EXISTS (SELECT 1 FROM unnest(p_emails) e
-                            WHERE NOT identity.is_role_mailbox(split_part(e, '@', 1)))
-            AND p_login IS NULL AND (p_name IS NULL OR p_name ~* '\m(ci|bot|build|deploy)\M'))
+                            WHERE NOT identity.is_role_mailbox(split_part(e, '@', 1))))
 $$;
 
 -- The rule a shared key stands for, and its strength (1 is strongest; an admin's pin is 0).

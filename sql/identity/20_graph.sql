@@ -188,18 +188,20 @@ $$;
 
 -- Put memberships back as identity.move_memberships found them.
 CREATE OR REPLACE FUNCTION identity.restore_memberships(p_org uuid, p_saved jsonb)
-RETURNS void LANGUAGE sql AS $$
-    WITH gone AS (
-        DELETE FROM auth.team_memberships m
-        WHERE m.org_id = p_org
-          AND m.person_id IN (SELECT jsonb_array_elements_text(p_saved->'persons')::uuid)
-          AND m.team_id IN (SELECT (r->>'team_id')::uuid
-                            FROM jsonb_array_elements(p_saved->'before') r)
-    )
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    -- Two statements: the rows must be gone before the exclusion constraint checks the
+    -- restored ones.
+    DELETE FROM auth.team_memberships m
+    WHERE m.org_id = p_org
+      AND m.person_id IN (SELECT jsonb_array_elements_text(p_saved->'persons')::uuid)
+      AND m.team_id IN (SELECT (r->>'team_id')::uuid
+                        FROM jsonb_array_elements(p_saved->'before') r);
     INSERT INTO auth.team_memberships (org_id, team_id, person_id, during, role)
     SELECT p_org, (r->>'team_id')::uuid, (r->>'person_id')::uuid, (r->>'during')::tstzrange,
            r->>'role'
-    FROM jsonb_array_elements(p_saved->'before') r
+    FROM jsonb_array_elements(p_saved->'before') r;
+END
 $$;
 
 -- Write the links of the accounts in the temporary table _qdx_links (actor_id,

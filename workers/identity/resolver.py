@@ -21,6 +21,7 @@ one operation with its link history.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
@@ -48,8 +49,11 @@ from workers.identity.names import block_keys
 
 log = logging.getLogger(__name__)
 
-MATCHER_STRENGTH = 5
+# Strengths as identity.rule_of gives them: pins 0, SSO and employee 1, noreply 2, email 3,
+# shared login 4, the matcher 5.
 EXPLICIT_STRENGTH = 0
+NOREPLY_STRENGTH = 2
+MATCHER_STRENGTH = 5
 
 
 @dataclass(frozen=True)
@@ -141,13 +145,17 @@ class _Graph:
             self.parent[a], a = root, self.parent[a]
         return root
 
-    def compatible(self, ra: str, rb: str) -> bool:
+    def compatible(self, ra: str, rb: str, strength: int) -> bool:
+        """Whether a link of this strength may join two clusters. Identifiers that name
+        exactly one account (SSO subject, employee id, a noreply address) may join an
+        automation's accounts to each other even where only one of them looks like one;
+        weaker evidence never joins an automation and a human."""
         x, y = self.info[ra], self.info[rb]
         return (
             len(x.pins | y.pins) <= 1
             and not (x.sso and y.sso and not x.sso & y.sso)
             and not (x.employees and y.employees and not x.employees & y.employees)
-            and x.automation == y.automation
+            and (x.automation == y.automation or strength <= NOREPLY_STRENGTH)
             and not (x.apart & y.members)
         )
 
@@ -165,6 +173,7 @@ class _Graph:
         x.apart |= y.apart
         x.seeds |= y.seeds
         x.tools |= y.tools
+        x.automation = x.automation or y.automation
         return ra
 
 
@@ -204,7 +213,7 @@ def cluster(
     for a, b, method, strength, key in sorted(rule_edges, key=lambda e: (e[3], e[0], e[1])):
         ra, rb = g.find(a), g.find(b)
         if ra != rb:
-            if not g.compatible(ra, rb):
+            if not g.compatible(ra, rb, strength):
                 continue
             g.union(ra, rb)
         ev = {"rule": method, "key": key}
@@ -253,7 +262,7 @@ def cluster(
     reviews: dict[tuple[str, str], dict[str, Any]] = {}
     for (x, y), (p, a, b, vector) in sorted(best.items(), key=lambda kv: (-kv[1][0], kv[0])):
         ra, rb = g.find(x), g.find(y)
-        if ra == rb or not g.compatible(ra, rb):
+        if ra == rb or not g.compatible(ra, rb, MATCHER_STRENGTH):
             continue
         evidence = {"probability": round(p, 6), "with": None, "comparisons": describe(vector)}
         if p >= t.auto and not ambiguous(ra, rb, p) and not ambiguous(rb, ra, p):
@@ -484,3 +493,36 @@ def resolve_pending(conn: Conn, limit: int = 5000) -> list[Outcome]:
             log.info("identity: %d pending accounts resolved (%d links changed, %d reviews)",
                      outcome.pending, outcome.links_changed, outcome.reviews)  # fmt: skip
     return done
+
+
+def _connect(conninfo: str) -> Conn:
+    return psycopg.connect(conninfo, autocommit=True)
+
+
+async def run_resolver(conninfo: str, name: str = "identity", idle: float = 0.2) -> None:
+    """Resolve pending accounts until cancelled: each pass right after normalization has
+    queued some, waiting with a growing interval (up to 2 s) when there are none, and
+    reconnecting with back-off when the database goes away. A pass runs in a thread (the
+    matcher is CPU work) and is let finish when the loop is cancelled."""
+    wait, reconnect = idle, 0.5
+    while True:
+        try:
+            conn: Conn = await asyncio.to_thread(_connect, conninfo)
+            try:
+                reconnect = 0.5
+                while True:
+                    task = asyncio.ensure_future(asyncio.to_thread(resolve_pending, conn))
+                    try:
+                        done = await asyncio.shield(task)
+                    except asyncio.CancelledError:
+                        await asyncio.gather(task, return_exceptions=True)
+                        raise
+                    wait = idle if done else min(wait * 2, 2.0)
+                    await asyncio.sleep(wait)
+            finally:
+                await asyncio.to_thread(conn.close)
+        except psycopg.OperationalError as exc:
+            log.warning("%s: database unavailable (%s); retrying in %.1fs", name,
+                        str(exc).strip().splitlines()[0], reconnect)  # fmt: skip
+            await asyncio.sleep(reconnect)
+            reconnect = min(reconnect * 2, 10.0)

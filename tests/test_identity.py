@@ -1,0 +1,433 @@
+"""Identity resolution: every deterministic rule, bots, admin decisions (merge, split, link,
+review) and their undo, time-versioned team attribution, and resolution as accounts
+arrive through normalization."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import psycopg
+import pytest
+
+from qdx.errors import InvalidInput
+from tests.identity_helpers import Acct, add, link, make_org, partition, person_of, run, same
+from tests.normalize_helpers import accept, normalize, sample
+from tests.normalize_helpers import make_org as make_org_with_endpoint
+from workers.identity.resolver import resolve_pending
+
+Conn = psycopg.Connection[Any]
+
+
+@pytest.fixture
+def org(conn: Conn) -> Any:
+    return make_org(conn, "acme")
+
+
+# -- deterministic rules -----------------------------------------------------------------
+
+
+def test_sso_subject_links_accounts_that_share_nothing_else(conn: Conn, org: Any) -> None:
+    add(conn, org, [Acct("okta:00u1", "Priya Raman", "priya@acme.io", ("priya@acme.io",),
+                         sso="00u1"),
+                    Acct("github:7", "nightowl", "nightowl", sso="00u1"),
+                    Acct("github:8", "Someone Else", "other")])  # fmt: skip
+    run(conn, org)
+    assert same(conn, org, "okta:00u1", "github:7")
+    assert link(conn, org, "github:7")["method"] == "sso"
+    assert not same(conn, org, "github:7", "github:8")
+
+
+def test_employee_id_links_hr_and_directory(conn: Conn, org: Any) -> None:
+    add(conn, org, [Acct("bamboohr:41", "Doe, Jane", emails=("jane.doe@acme.io",),
+                         employee="E-41"),
+                    Acct("okta:00u2", "J. Doe", "jd@acme.io", ("jd@acme.io",), sso="00u2",
+                         employee="E-41")])  # fmt: skip
+    run(conn, org)
+    assert same(conn, org, "bamboohr:41", "okta:00u2")
+    assert link(conn, org, "bamboohr:41")["method"] == "employee"
+
+
+@pytest.mark.parametrize(
+    ("email", "target"),
+    [
+        ("583231+octocat@users.noreply.github.com", Acct("github:583231", "Mona", "octocat")),
+        ("octocat@users.noreply.github.com", Acct("github:583231", "Mona", "octocat")),
+        ("1234-jdoe@users.noreply.gitlab.com", Acct("gitlab:1234", "J D", "jdoe")),
+    ],
+)
+def test_noreply_address_is_decoded_to_its_account(
+    conn: Conn, org: Any, email: str, target: Acct
+) -> None:
+    add(conn, org, [target, Acct(f"git:{email}", "Mona Lisa", emails=(email,))])
+    run(conn, org)
+    assert same(conn, org, target.actor_id, f"git:{email}")
+    assert link(conn, org, f"git:{email}")["method"] == "noreply"
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "linked"),
+    [
+        ("Jane.Doe@Acme.io", "jane.doe@acme.io", True),  # case
+        ("jane+ci@acme.io", "jane@acme.io", True),  # plus-tag
+        ("j.a.n.e.doe@gmail.com", "janedoe@googlemail.com", True),  # Gmail's dots and alias
+        ("jane.doe@acme.io", "janedoe@acme.io", False),  # dots matter outside Gmail
+        ("dev@acme.io", "dev@acme.io", False),  # a role mailbox identifies nobody
+        ("jane@Janes-MacBook-Pro.local", "jane@janes-macbook-pro.local", False),  # laptop
+    ],
+)
+def test_email_rule(conn: Conn, org: Any, a: str, b: str, linked: bool) -> None:
+    add(conn, org, [Acct("git:x", "Xavier Quinn", emails=(a,)),
+                    Acct("linear:u1", "Yolanda Zed", emails=(b,))])  # fmt: skip
+    run(conn, org)
+    assert same(conn, org, "git:x", "linear:u1") is linked
+    if linked:
+        assert link(conn, org, "linear:u1")["method"] == "email"
+
+
+def test_same_login_links_only_within_a_login_group(conn: Conn, org: Any) -> None:
+    accounts = [Acct("gitlab:5", "Ana", "asilva"), Acct("jira:asilva", "A S", "asilva"),
+                Acct("github:9", "Ana", "asilva")]  # fmt: skip
+    add(conn, org, accounts)
+    run(conn, org)
+    assert not same(conn, org, "gitlab:5", "jira:asilva")
+    conn.execute(
+        "INSERT INTO identity.login_groups (org_id, name, providers) "
+        "VALUES (%s, 'corp-ldap', '{gitlab,jira}')",
+        (org,),
+    )
+    add(conn, org, accounts)  # queued again, as `qdx people login-group` does
+    run(conn, org)
+    assert same(conn, org, "gitlab:5", "jira:asilva")
+    assert link(conn, org, "jira:asilva")["method"] == "shared_login"
+    # GitHub's logins are its own: no rule links them (the matcher may, on its evidence).
+    assert link(conn, org, "github:9")["method"] != "shared_login"
+    assert "shared_login" not in str(link(conn, org, "gitlab:5")["evidence"].get("with"))
+
+
+def test_a_shared_email_does_not_join_two_sso_subjects(conn: Conn, org: Any) -> None:
+    add(conn, org, [Acct("okta:00ua", "Wei Zhang", "wei.zhang@acme.io", sso="00ua",
+                         emails=("wei.zhang@acme.io", "platform@acme.io")),
+                    Acct("okta:00ub", "Wei Zhang", "wzhang@acme.io", sso="00ub",
+                         emails=("wzhang@acme.io", "platform@acme.io"))])  # fmt: skip
+    run(conn, org)
+    assert not same(conn, org, "okta:00ua", "okta:00ub")
+
+
+def test_stronger_rule_is_reported(conn: Conn, org: Any) -> None:
+    add(conn, org, [Acct("okta:00u3", "Kim Lee", "kim@acme.io", ("kim@acme.io",), sso="s3"),
+                    Acct("slack:U3", "Kim", "kim", ("kim@acme.io",), sso="s3")])  # fmt: skip
+    run(conn, org)
+    assert link(conn, org, "slack:U3")["method"] == "sso"  # not the weaker email rule
+    assert link(conn, org, "slack:U3")["evidence"]["key"] == "sso:s3"
+
+
+# -- bots ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "bot",
+    [
+        Acct("github:49699333", "dependabot[bot]", "dependabot[bot]", is_bot=True),
+        Acct("github:29139614", "renovate[bot]", "renovate[bot]"),
+        Acct("gitlab:77", "project_77_bot_abc", "project_77_bot_abc"),
+        Acct("git:ci@acme.io", "Jenkins CI", emails=("ci@acme.io",)),
+        Acct("github:555", "Deploy Robot", "svc-deploy"),
+    ],
+)
+def test_automations_are_kept_apart_from_people(conn: Conn, org: Any, bot: Acct) -> None:
+    human = Acct("github:1", "Jenkins Smith", "jsmith", ("ci@acme.io",))
+    add(conn, org, [bot, human])
+    run(conn, org)
+    assert not same(conn, org, bot.actor_id, human.actor_id)
+    row = conn.execute(
+        "SELECT is_bot FROM identity.account_persons WHERE org_id = %s AND actor_id = %s",
+        (org, bot.actor_id),
+    ).fetchone()
+    assert row == (True,)
+    human_row = conn.execute(
+        "SELECT is_bot FROM identity.account_persons WHERE org_id = %s AND actor_id = %s",
+        (org, human.actor_id),
+    ).fetchone()
+    assert human_row == (False,)
+
+
+def test_a_bot_and_its_commit_identity_are_one_automation(conn: Conn, org: Any) -> None:
+    email = "49699333+dependabot[bot]@users.noreply.github.com"
+    add(conn, org, [Acct("github:49699333", "dependabot[bot]", "dependabot[bot]", is_bot=True),
+                    Acct(f"git:{email}", "dependabot[bot]", emails=(email,))])  # fmt: skip
+    run(conn, org)
+    assert same(conn, org, "github:49699333", f"git:{email}")
+
+
+# -- admin decisions -------------------------------------------------------------------------
+
+
+def _op(conn: Conn, sql: str, *args: Any) -> int:
+    row = conn.execute(sql, args).fetchone()
+    assert row is not None and row[0] is not None
+    return int(row[0])
+
+
+def test_merge_and_its_undo(conn: Conn, org: Any) -> None:
+    add(conn, org, [Acct("github:1", "Alex Kim", "akim"), Acct("jira:q", "Sasha K")])
+    run(conn, org)
+    before = partition(conn, org)
+    a, b = person_of(conn, org, "github:1"), person_of(conn, org, "jira:q")
+    assert a != b
+    op = _op(conn, "SELECT identity.merge(%s, %s, %s, 'admin', 'same person')", org, a, b)
+    assert same(conn, org, "github:1", "jira:q")
+    assert link(conn, org, "jira:q")["method"] == "explicit"
+    merged = conn.execute("SELECT merged_into FROM identity.persons WHERE org_id = %s "
+                          "AND person_id = %s", (org, b)).fetchone()  # fmt: skip
+    assert merged == (a,)
+    # The resolver leaves an admin's decision alone.
+    add(conn, org, [Acct("jira:q", "Sasha K")])
+    run(conn, org)
+    assert same(conn, org, "github:1", "jira:q")
+    _op(conn, "SELECT identity.undo(%s, %s, 'admin')", org, op)
+    assert partition(conn, org) == before
+    assert person_of(conn, org, "jira:q") == b
+    with pytest.raises(psycopg.errors.InvalidParameterValue, match="already undone"):
+        conn.execute("SELECT identity.undo(%s, %s, 'admin')", (org, op))
+
+
+def test_split_holds_against_the_rules_and_its_undo_restores(conn: Conn, org: Any) -> None:
+    add(conn, org, [Acct("github:1", "Sam Park", "spark", ("sam@acme.io",)),
+                    Acct("git:sam@acme.io", "Sam Park", emails=("sam@acme.io",)),
+                    Acct("slack:U9", "Samantha Park", emails=("sam@acme.io",))])  # fmt: skip
+    run(conn, org)
+    assert same(conn, org, "github:1", "git:sam@acme.io", "slack:U9")
+    person = person_of(conn, org, "github:1")
+    op = _op(conn, "SELECT identity.split(%s, %s, %s, 'admin', 'two Sams')", org, person,
+             ["slack:U9"])  # fmt: skip
+    assert not same(conn, org, "github:1", "slack:U9")
+    assert person_of(conn, org, "github:1") == person
+    # The shared email would join them again; the split is an admin's decision and holds.
+    add(conn, org, [Acct("slack:U9", "Samantha Park", emails=("sam@acme.io",))])
+    run(conn, org, everything=True)
+    assert not same(conn, org, "github:1", "slack:U9")
+    _op(conn, "SELECT identity.undo(%s, %s, 'admin')", org, op)
+    assert same(conn, org, "github:1", "git:sam@acme.io", "slack:U9")
+    assert link(conn, org, "slack:U9")["method"] == "email"
+
+
+def test_undo_is_refused_when_a_later_operation_changed_its_accounts(conn: Conn, org: Any) -> None:
+    add(conn, org, [Acct("github:1", "A B", "ab"), Acct("github:2", "C D", "cd"),
+                    Acct("github:3", "E F", "ef")])  # fmt: skip
+    run(conn, org)
+    p1, p2, p3 = (person_of(conn, org, f"github:{i}") for i in (1, 2, 3))
+    first = _op(conn, "SELECT identity.merge(%s, %s, %s, 'admin')", org, p1, p2)
+    second = _op(conn, "SELECT identity.merge(%s, %s, %s, 'admin')", org, p3, p1)
+    with pytest.raises(psycopg.errors.InvalidParameterValue, match=f"undo {second} first"):
+        with conn.transaction():  # a savepoint: the test goes on after the error
+            conn.execute("SELECT identity.undo(%s, %s, 'admin')", (org, first))
+    _op(conn, "SELECT identity.undo(%s, %s, 'admin')", org, second)
+    _op(conn, "SELECT identity.undo(%s, %s, 'admin')", org, first)
+    assert len({person_of(conn, org, f"github:{i}") for i in (1, 2, 3)}) == 3
+
+
+def test_automatic_resolution_is_not_undone(conn: Conn, org: Any) -> None:
+    add(conn, org, [Acct("github:1", "A B", "ab")])
+    outcome = run(conn, org)
+    assert outcome is not None and outcome.op_id is not None
+    with pytest.raises(psycopg.errors.InvalidParameterValue, match="automatic resolution"):
+        conn.execute("SELECT identity.undo(%s, %s, 'admin')", (org, outcome.op_id))
+
+
+def test_link_pins_an_account_over_the_rules(conn: Conn, org: Any) -> None:
+    add(conn, org, [Acct("github:1", "Lee Chan", "lchan", ("lee@acme.io",)),
+                    Acct("git:lee@acme.io", "Lee Chan", emails=("lee@acme.io",)),
+                    Acct("github:2", "Lee Chan", "leechan2")])  # fmt: skip
+    run(conn, org)
+    other = person_of(conn, org, "github:2")
+    _op(conn, "SELECT identity.link(%s, 'git:lee@acme.io', %s, 'admin')", org, other)
+    run(conn, org, everything=True)
+    assert person_of(conn, org, "git:lee@acme.io") == other
+    assert link(conn, org, "git:lee@acme.io")["method"] == "explicit"
+
+
+def test_review_accept_and_reject(conn: Conn, org: Any) -> None:
+    add(conn, org, [Acct("github:202", "William Smith", "bsmith", ("bill@acme.io",)),
+                    Acct("jira:6c", "Bill Smith")])  # fmt: skip
+    run(conn, org)
+    queued = conn.execute(
+        "SELECT actor_id, other_actor_id FROM identity.review_queue "
+        "WHERE org_id = %s AND status = 'pending'",
+        (org,),
+    ).fetchall()
+    assert queued == [("github:202", "jira:6c")]
+    assert not same(conn, org, "github:202", "jira:6c")
+    op = _op(conn, "SELECT identity.review(%s, 'github:202', 'jira:6c', false, 'admin')", org)
+    run(conn, org, everything=True)
+    assert not same(conn, org, "github:202", "jira:6c")
+    status = conn.execute("SELECT status FROM identity.review_queue WHERE org_id = %s",
+                          (org,)).fetchone()  # fmt: skip
+    assert status == ("rejected",)
+    _op(conn, "SELECT identity.undo(%s, %s, 'admin')", org, op)
+    _op(conn, "SELECT identity.review(%s, 'github:202', 'jira:6c', true, 'admin')", org)
+    assert same(conn, org, "github:202", "jira:6c")
+
+
+def test_find_person_by_email_login_account_or_mailbox(conn: Conn, org: Any) -> None:
+    add(conn, org, [Acct("github:1", "Nora Ali", "nali", ("Nora.Ali+gh@acme.io",))])
+    run(conn, org)
+    pid = person_of(conn, org, "github:1")
+    for who in ("nora.ali+gh@acme.io", "NALI", "github:1", str(pid), "nora.ali@acme.io"):
+        row = conn.execute("SELECT identity.person_of(%s, %s)", (org, who)).fetchone()
+        assert row == (pid,), who
+    with pytest.raises(psycopg.errors.NoDataFound):
+        conn.execute("SELECT identity.person_of(%s, 'nobody@acme.io')", (org,))
+
+
+# -- teams over time -----------------------------------------------------------------------
+
+
+def _teams_at(conn: Conn, org: Any, actor: str, at: datetime) -> list[str]:
+    rows = conn.execute("SELECT slug FROM identity.teams_at(%s, %s, %s)", (org, actor, at))
+    return [r[0] for r in rows.fetchall()]
+
+
+def test_history_counts_for_the_team_a_person_was_on_then(conn: Conn, org: Any) -> None:
+    conn.execute("SELECT auth.create_team('acme', 'payments')")
+    conn.execute("SELECT auth.create_team('acme', 'platform')")
+    add(conn, org, [Acct("github:1", "Ola Nowak", "onowak", ("ola@acme.io",)),
+                    Acct("git:ola@acme.io", "Ola Nowak", emails=("ola@acme.io",))])  # fmt: skip
+    run(conn, org)
+    pid = person_of(conn, org, "github:1")
+    jan, jul = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 7, 1, tzinfo=UTC)
+    conn.execute("SELECT identity.add_membership(%s, 'payments', %s, %s, %s)",
+                 (org, pid, jan, jul))  # fmt: skip
+    conn.execute("SELECT identity.add_membership(%s, 'platform', %s, %s)", (org, pid, jul))
+    march, august = datetime(2026, 3, 5, tzinfo=UTC), datetime(2026, 8, 5, tzinfo=UTC)
+    assert _teams_at(conn, org, "git:ola@acme.io", march) == ["payments"]
+    assert _teams_at(conn, org, "git:ola@acme.io", august) == ["platform"]
+    assert _teams_at(conn, org, "git:ola@acme.io", datetime(2025, 6, 1, tzinfo=UTC)) == []
+    with pytest.raises(psycopg.errors.InvalidParameterValue, match="already on team"):
+        conn.execute("SELECT identity.add_membership(%s, 'payments', %s, %s)",
+                     (org, pid, datetime(2026, 6, 1, tzinfo=UTC)))  # fmt: skip
+
+
+def test_merge_brings_memberships_and_undo_takes_them_back(conn: Conn, org: Any) -> None:
+    conn.execute("SELECT auth.create_team('acme', 'payments')")
+    add(conn, org, [Acct("github:1", "Ola Nowak", "onowak"), Acct("jira:o", "Aleksandra N")])
+    run(conn, org)
+    a, b = person_of(conn, org, "github:1"), person_of(conn, org, "jira:o")
+    jan, may = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 5, 1, tzinfo=UTC)
+    conn.execute("SELECT identity.add_membership(%s, 'payments', %s, %s)", (org, b, jan))
+    conn.execute("SELECT identity.add_membership(%s, 'payments', %s, %s, %s)",
+                 (org, a, datetime(2025, 6, 1, tzinfo=UTC), may))  # fmt: skip
+    op = _op(conn, "SELECT identity.merge(%s, %s, %s, 'admin')", org, a, b)
+    rows = conn.execute("SELECT person_id, during FROM auth.team_memberships "
+                        "WHERE org_id = %s", (org,)).fetchall()  # fmt: skip
+    assert [r[0] for r in rows] == [a]  # the overlapping spans became one
+    assert _teams_at(conn, org, "jira:o", datetime(2025, 7, 1, tzinfo=UTC)) == ["payments"]
+    _op(conn, "SELECT identity.undo(%s, %s, 'admin')", org, op)
+    rows = conn.execute("SELECT person_id FROM auth.team_memberships WHERE org_id = %s "
+                        "ORDER BY lower(during)", (org,)).fetchall()  # fmt: skip
+    assert [r[0] for r in rows] == [a, b]
+
+
+# -- incremental -----------------------------------------------------------------------------
+
+
+def test_accounts_are_queued_by_normalization_and_resolved_right_after(database: str) -> None:
+    with psycopg.connect(database, autocommit=True) as conn:
+        org_id, endpoint = make_org_with_endpoint(conn, "acme")
+        accept(conn, org_id, endpoint, sample("github", "pull_request.opened"))
+        normalize(database)
+        pending = conn.execute("SELECT count(*) FROM identity.pending WHERE org_id = %s",
+                               (org_id,)).fetchone()  # fmt: skip
+        actors = conn.execute("SELECT count(*) FROM core.actors WHERE org_id = %s",
+                              (org_id,)).fetchone()  # fmt: skip
+        assert pending is not None and actors is not None and pending[0] == actors[0] > 0
+        done = resolve_pending(conn)
+        assert [o.pending for o in done] == [actors[0]]
+        linked = conn.execute("SELECT count(*) FROM identity.links WHERE org_id = %s",
+                              (org_id,)).fetchone()  # fmt: skip
+        assert linked == actors
+        # Normalizing the same event again changes no account: nothing is queued.
+        accept(conn, org_id, endpoint, sample("github", "pull_request.opened"),
+               delivery_key="again")  # fmt: skip
+        normalize(database)
+        again = conn.execute("SELECT count(*) FROM identity.pending WHERE org_id = %s",
+                             (org_id,)).fetchone()  # fmt: skip
+        assert again == (0,)
+
+
+def test_a_bridging_account_merges_persons_and_logs_them_for_metrics(conn: Conn, org: Any) -> None:
+    add(conn, org, [Acct("github:1", "Rui Costa", "rcosta", ("rui@acme.io",)),
+                    Acct("slack:U1", "rui", emails=("rui.costa@gmail.com",))])  # fmt: skip
+    run(conn, org)
+    a, b = person_of(conn, org, "github:1"), person_of(conn, org, "slack:U1")
+    assert a != b
+    mark = conn.execute("SELECT coalesce(max(seq), 0) FROM identity.person_changes").fetchone()
+    assert mark is not None
+    add(conn, org, [Acct("git:rui.costa@gmail.com", "Rui Costa",
+                         emails=("rui.costa@gmail.com", "rui@acme.io"))])  # fmt: skip
+    run(conn, org)
+    assert same(conn, org, "github:1", "slack:U1", "git:rui.costa@gmail.com")
+    changed = conn.execute(
+        "SELECT DISTINCT person_id FROM identity.person_changes WHERE org_id = %s AND seq > %s",
+        (org, mark[0]),
+    ).fetchall()
+    assert {r[0] for r in changed} == {a, b}
+    folded = conn.execute("SELECT person_id, merged_into FROM identity.persons "
+                          "WHERE org_id = %s AND merged_into IS NOT NULL", (org,)).fetchall()  # fmt: skip
+    assert len(folded) == 1 and {folded[0][0], folded[0][1]} == {a, b}
+
+
+def test_resolution_does_not_depend_on_arrival_order(conn: Conn) -> None:
+    accounts = [
+        Acct("github:1", "Jane Doe", "jdoe", ("jane@acme.io",)),
+        Acct("git:jane@acme.io", "Jane Doe", emails=("jane@acme.io",)),
+        Acct("git:1+jdoe@users.noreply.github.com", "Jane D",
+             emails=("1+jdoe@users.noreply.github.com",)),
+        Acct("okta:00u1", "Jane Doe", "jane@acme.io", ("jane@acme.io",), sso="00u1",
+             employee="7"),
+        Acct("bamboohr:7", "Doe, Jane", emails=("jane.doe@acme.io",), employee="7"),
+        Acct("slack:U1", "janed", "janed", ("jane.doe@acme.io",)),
+        Acct("github:2", "John Doe", "johnd", ("john@acme.io",)),
+        Acct("git:john@acme.io", "John Doe", emails=("john@acme.io",)),
+        Acct("github:3", "dependabot[bot]", "dependabot[bot]", is_bot=True),
+    ]  # fmt: skip
+    results = []
+    for i, order in enumerate((accounts, accounts[::-1], accounts[1::2] + accounts[::2])):
+        org_id = make_org(conn, f"order-{i}")
+        for a in order:  # one account at a time, each resolved as it arrives
+            add(conn, org_id, [a])
+            run(conn, org_id)
+        results.append(partition(conn, org_id))
+        run(conn, org_id, everything=True)
+        assert partition(conn, org_id) == results[-1]
+    assert results[0] == results[1] == results[2]
+    assert frozenset({"github:1", "git:jane@acme.io", "git:1+jdoe@users.noreply.github.com",
+                      "okta:00u1", "bamboohr:7", "slack:U1"}) in results[0]  # fmt: skip
+
+
+def test_cli_people_show_lists_every_account_and_why(qdx_env: str, capsys: Any) -> None:
+    from qdx.cli import main
+
+    with psycopg.connect(qdx_env, autocommit=True) as conn:
+        org_id = make_org(conn, "acme")
+        add(conn, org_id, [Acct("github:1", "Jane Doe", "jdoe", ("jane@acme.io",)),
+                           Acct("git:jane@acme.io", "Jane Doe", emails=("jane@acme.io",))])  # fmt: skip
+    assert main(["people", "resolve", "acme"]) == 0
+    assert main(["people", "show", "acme", "Jane@Acme.io"]) == 0
+    shown = capsys.readouterr().out
+    assert "github:1" in shown and "git:jane@acme.io" in shown
+    assert "email: shares email:jane@acme.io" in shown
+    assert main(["people", "show", "acme", "nobody@acme.io"]) == 2
+    assert "no person in acme matches" in capsys.readouterr().err
+    with pytest.raises(InvalidInput):
+        from qdx.people import _moment
+
+        _moment("yesterday", "--from")
+
+
+def test_activity_is_read_for_co_activity(conn: Conn, org: Any) -> None:
+    add(conn, org, [Acct("git:a@x.io", "A B", emails=("a@x.io",),
+                         activity=(("r1", date(2026, 1, 5)), ("r1", date(2026, 2, 5))))])  # fmt: skip
+    rows = conn.execute("SELECT activity FROM identity.load_accounts(%s, %s)",
+                        (org, ["git:a@x.io"])).fetchone()  # fmt: skip
+    assert rows is not None and sorted(rows[0]) == ["r1|2026-01", "r1|2026-02"]
