@@ -35,6 +35,10 @@ class Acct:
         return self.actor_id.split(":", 1)[0]
 
 
+def _sha(actor_id: str, i: int) -> str:
+    return hashlib.sha256(f"{actor_id}:{i}".encode()).hexdigest()[:40]
+
+
 def make_org(conn: Conn, slug: str) -> UUID:
     row = conn.execute("SELECT org_id FROM auth.create_org(%s)", (slug,)).fetchone()
     assert row is not None
@@ -61,7 +65,7 @@ def add(conn: Conn, org_id: UUID, accounts: Iterable[Acct], queue: bool = True) 
                 "INSERT INTO core.commits (org_id, commit_id, provider, repo_id, sha, "
                 "author_id, authored_at) VALUES (%s, %s, 'git', %s, %s, %s, %s) "
                 "ON CONFLICT DO NOTHING",
-                (org_id, f"{repo}:{a.actor_id}:{i}", repo, hashlib.sha1(f"{a.actor_id}:{i}".encode()).hexdigest(),
+                (org_id, f"{repo}:{a.actor_id}:{i}", repo, _sha(a.actor_id, i),
                  a.actor_id, at),
             )  # fmt: skip
         if queue:

@@ -10,7 +10,9 @@ from typing import Any
 import psycopg
 import pytest
 
+from qdx.cli import main
 from qdx.errors import InvalidInput
+from qdx.people import _moment
 from tests.identity_helpers import Acct, add, link, make_org, partition, person_of, run, same
 from tests.normalize_helpers import accept, normalize, sample
 from tests.normalize_helpers import make_org as make_org_with_endpoint
@@ -165,7 +167,8 @@ def test_a_bot_and_its_commit_identity_are_one_automation(conn: Conn, org: Any) 
 
 def _op(conn: Conn, sql: str, *args: Any) -> int:
     row = conn.execute(sql, args).fetchone()
-    assert row is not None and row[0] is not None
+    assert row is not None
+    assert row[0] is not None
     return int(row[0])
 
 
@@ -219,9 +222,9 @@ def test_undo_is_refused_when_a_later_operation_changed_its_accounts(conn: Conn,
     p1, p2, p3 = (person_of(conn, org, f"github:{i}") for i in (1, 2, 3))
     first = _op(conn, "SELECT identity.merge(%s, %s, %s, 'admin')", org, p1, p2)
     second = _op(conn, "SELECT identity.merge(%s, %s, %s, 'admin')", org, p3, p1)
-    with pytest.raises(psycopg.errors.InvalidParameterValue, match=f"undo {second} first"):
-        with conn.transaction():  # a savepoint: the test goes on after the error
-            conn.execute("SELECT identity.undo(%s, %s, 'admin')", (org, first))
+    refused = pytest.raises(psycopg.errors.InvalidParameterValue, match=f"undo {second} first")
+    with refused, conn.transaction():  # a savepoint: the test goes on after the error
+        conn.execute("SELECT identity.undo(%s, %s, 'admin')", (org, first))
     _op(conn, "SELECT identity.undo(%s, %s, 'admin')", org, second)
     _op(conn, "SELECT identity.undo(%s, %s, 'admin')", org, first)
     assert len({person_of(conn, org, f"github:{i}") for i in (1, 2, 3)}) == 3
@@ -230,7 +233,8 @@ def test_undo_is_refused_when_a_later_operation_changed_its_accounts(conn: Conn,
 def test_automatic_resolution_is_not_undone(conn: Conn, org: Any) -> None:
     add(conn, org, [Acct("github:1", "A B", "ab")])
     outcome = run(conn, org)
-    assert outcome is not None and outcome.op_id is not None
+    assert outcome is not None
+    assert outcome.op_id is not None
     with pytest.raises(psycopg.errors.InvalidParameterValue, match="automatic resolution"):
         conn.execute("SELECT identity.undo(%s, %s, 'admin')", (org, outcome.op_id))
 
@@ -340,7 +344,9 @@ def test_accounts_are_queued_by_normalization_and_resolved_right_after(database:
                                (org_id,)).fetchone()  # fmt: skip
         actors = conn.execute("SELECT count(*) FROM core.actors WHERE org_id = %s",
                               (org_id,)).fetchone()  # fmt: skip
-        assert pending is not None and actors is not None and pending[0] == actors[0] > 0
+        assert pending is not None
+        assert actors is not None
+        assert pending[0] == actors[0] > 0
         done = resolve_pending(conn)
         assert [o.pending for o in done] == [actors[0]]
         linked = conn.execute("SELECT count(*) FROM identity.links WHERE org_id = %s",
@@ -372,9 +378,13 @@ def test_a_bridging_account_merges_persons_and_logs_them_for_metrics(conn: Conn,
         (org, mark[0]),
     ).fetchall()
     assert {r[0] for r in changed} == {a, b}
-    folded = conn.execute("SELECT person_id, merged_into FROM identity.persons "
-                          "WHERE org_id = %s AND merged_into IS NOT NULL", (org,)).fetchall()  # fmt: skip
-    assert len(folded) == 1 and {folded[0][0], folded[0][1]} == {a, b}
+    folded = conn.execute(
+        "SELECT person_id, merged_into FROM identity.persons "
+        "WHERE org_id = %s AND merged_into IS NOT NULL",
+        (org,),
+    ).fetchall()
+    assert len(folded) == 1
+    assert {folded[0][0], folded[0][1]} == {a, b}
 
 
 def test_resolution_does_not_depend_on_arrival_order(conn: Conn) -> None:
@@ -406,28 +416,26 @@ def test_resolution_does_not_depend_on_arrival_order(conn: Conn) -> None:
 
 
 def test_cli_people_show_lists_every_account_and_why(qdx_env: str, capsys: Any) -> None:
-    from qdx.cli import main
-
     with psycopg.connect(qdx_env, autocommit=True) as conn:
         org_id = make_org(conn, "acme")
-        add(conn, org_id, [Acct("github:1", "Jane Doe", "jdoe", ("jane@acme.io",)),
-                           Acct("git:jane@acme.io", "Jane Doe", emails=("jane@acme.io",))])  # fmt: skip
+        jane = Acct("github:1", "Jane Doe", "jdoe", ("jane@acme.io",))
+        add(conn, org_id, [jane, Acct("git:jane@acme.io", "Jane Doe", emails=("jane@acme.io",))])
     assert main(["people", "resolve", "acme"]) == 0
     assert main(["people", "show", "acme", "Jane@Acme.io"]) == 0
     shown = capsys.readouterr().out
-    assert "github:1" in shown and "git:jane@acme.io" in shown
+    assert "github:1" in shown
+    assert "git:jane@acme.io" in shown
     assert "email: shares email:jane@acme.io" in shown
     assert main(["people", "show", "acme", "nobody@acme.io"]) == 2
     assert "no person in acme matches" in capsys.readouterr().err
     with pytest.raises(InvalidInput):
-        from qdx.people import _moment
-
         _moment("yesterday", "--from")
 
 
 def test_activity_is_read_for_co_activity(conn: Conn, org: Any) -> None:
-    add(conn, org, [Acct("git:a@x.io", "A B", emails=("a@x.io",),
-                         activity=(("r1", date(2026, 1, 5)), ("r1", date(2026, 2, 5))))])  # fmt: skip
+    days = (("r1", date(2026, 1, 5)), ("r1", date(2026, 2, 5)))
+    add(conn, org, [Acct("git:a@x.io", "A B", emails=("a@x.io",), activity=days)])
     rows = conn.execute("SELECT activity FROM identity.load_accounts(%s, %s)",
                         (org, ["git:a@x.io"])).fetchone()  # fmt: skip
-    assert rows is not None and sorted(rows[0]) == ["r1|2026-01", "r1|2026-02"]
+    assert rows is not None
+    assert sorted(rows[0]) == ["r1|2026-01", "r1|2026-02"]
