@@ -116,6 +116,61 @@ def test_a_shared_email_does_not_join_two_sso_subjects(conn: Conn, org: Any) -> 
     assert not same(conn, org, "okta:00ua", "okta:00ub")
 
 
+def test_a_rehire_keeps_one_person_across_employee_numbers(conn: Conn, org: Any) -> None:
+    add(conn, org, [Acct("bamboohr:1633", "Volkov, Dmitry", emails=("dmitry.volkov@acme.io",),
+                         employee="1633"),
+                    Acct("bamboohr:3989", "Volkov, Dmitry", emails=("dmitry.volkov@acme.io",),
+                         employee="3989")])  # fmt: skip
+    run(conn, org)
+    assert same(conn, org, "bamboohr:1633", "bamboohr:3989")
+
+
+def test_employee_numbers_compare_as_numbers(conn: Conn, org: Any) -> None:
+    add(conn, org, [Acct("bamboohr:1337", "Scott, Brian", employee="1337"),
+                    Acct("okta:00u7", "B S", "bs@acme.io", sso="00u7", employee="001337")])  # fmt: skip
+    run(conn, org)
+    assert same(conn, org, "bamboohr:1337", "okta:00u7")
+
+
+def test_namesakes_with_their_own_mailboxes_stay_apart(conn: Conn, org: Any) -> None:
+    # The company gave the second Anjali Singh anjali.singh2@: the matcher must not join
+    # them on their identical names, and an account naming neither mailbox is a question.
+    add(conn, org, [Acct("okta:00ua", "Anjali Singh", "anjali.singh@acme.io",
+                         ("anjali.singh@acme.io",), sso="00ua"),
+                    Acct("slack:U1", "Anjali Singh", "anjali.singh", ("anjali.singh@acme.io",)),
+                    Acct("okta:00ub", "Anjali Singh", "anjali.singh2@acme.io",
+                         ("anjali.singh2@acme.io",), sso="00ub"),
+                    Acct("google_calendar:anjali.singh2@acme.io", "Anjali Singh",
+                         emails=("anjali.singh2@acme.io",)),
+                    Acct("jira:5b10", "Anjali Singh")])  # fmt: skip
+    run(conn, org)
+    assert same(conn, org, "okta:00ua", "slack:U1")
+    assert same(conn, org, "okta:00ub", "google_calendar:anjali.singh2@acme.io")
+    assert not same(conn, org, "okta:00ua", "okta:00ub")
+    assert not same(conn, org, "jira:5b10", "okta:00ua")
+    assert not same(conn, org, "jira:5b10", "okta:00ub")
+    pending = conn.execute(
+        "SELECT count(*) FROM identity.review_queue WHERE org_id = %s AND status = 'pending' "
+        "AND 'jira:5b10' IN (actor_id, other_actor_id)",
+        (org,),
+    ).fetchone()
+    assert pending is not None
+    assert pending[0] >= 1
+
+
+def test_nicknames_and_transliteration_link_through_the_matcher(conn: Conn, org: Any) -> None:
+    add(conn, org, [Acct("okta:00u1", "William Turner", "william.turner@acme.io",
+                         ("william.turner@acme.io",), sso="00u1"),
+                    Acct("jira:7a", "Bill Turner"),
+                    Acct("okta:00u2", "Olga Petrova", "olga.petrova@acme.io",
+                         ("olga.petrova@acme.io",), sso="00u2"),
+                    Acct("slack:U2", "Ольга Петрова")])  # fmt: skip
+    run(conn, org)
+    assert same(conn, org, "okta:00u1", "jira:7a")
+    assert link(conn, org, "jira:7a")["method"] == "matcher"
+    assert same(conn, org, "okta:00u2", "slack:U2")
+
+
 def test_stronger_rule_is_reported(conn: Conn, org: Any) -> None:
     add(conn, org, [Acct("okta:00u3", "Kim Lee", "kim@acme.io", ("kim@acme.io",), sso="s3"),
                     Acct("slack:U3", "Kim", "kim", ("kim@acme.io",), sso="s3")])  # fmt: skip
@@ -252,25 +307,33 @@ def test_link_pins_an_account_over_the_rules(conn: Conn, org: Any) -> None:
 
 
 def test_review_accept_and_reject(conn: Conn, org: Any) -> None:
-    add(conn, org, [Acct("github:202", "William Smith", "bsmith", ("bill@acme.io",)),
+    # Two William Smiths with their own mailboxes; a Jira account that says only "Bill
+    # Smith" fits both equally: a question for a person, not a guess.
+    add(conn, org, [Acct("github:202", "William Smith", "wsmith", ("bill@acme.io",)),
+                    Acct("github:303", "William Smith", "willsmith", ("will.smith@acme.io",)),
                     Acct("jira:6c", "Bill Smith")])  # fmt: skip
     run(conn, org)
     queued = conn.execute(
-        "SELECT actor_id, other_actor_id FROM identity.review_queue "
-        "WHERE org_id = %s AND status = 'pending'",
+        "SELECT actor_id, other_actor_id, evidence->>'reason' FROM identity.review_queue "
+        "WHERE org_id = %s AND status = 'pending' ORDER BY 1, 2",
         (org,),
     ).fetchall()
-    assert queued == [("github:202", "jira:6c")]
+    assert ("github:202", "jira:6c", "as likely to be someone else") in queued
     assert not same(conn, org, "github:202", "jira:6c")
+    assert not same(conn, org, "github:303", "jira:6c")
     op = _op(conn, "SELECT identity.review(%s, 'github:202', 'jira:6c', false, 'admin')", org)
     run(conn, org, everything=True)
     assert not same(conn, org, "github:202", "jira:6c")
-    status = conn.execute("SELECT status FROM identity.review_queue WHERE org_id = %s",
-                          (org,)).fetchone()  # fmt: skip
+    status = conn.execute(
+        "SELECT status FROM identity.review_queue WHERE org_id = %s "
+        "AND actor_id = 'github:202' AND other_actor_id = 'jira:6c'",
+        (org,),
+    ).fetchone()
     assert status == ("rejected",)
     _op(conn, "SELECT identity.undo(%s, %s, 'admin')", org, op)
     _op(conn, "SELECT identity.review(%s, 'github:202', 'jira:6c', true, 'admin')", org)
     assert same(conn, org, "github:202", "jira:6c")
+    assert not same(conn, org, "github:303", "jira:6c")
 
 
 def test_find_person_by_email_login_account_or_mailbox(conn: Conn, org: Any) -> None:

@@ -1,15 +1,31 @@
 -- Identity keys: what identifies an account, derived from its core.actors row. Two
 -- accounts that share a key are the same person by that key's rule (identity.rule_of).
 
--- Local parts of mailboxes shared by a role rather than owned by one person.
+-- Local parts of mailboxes shared by a role rather than owned by one person: made only of
+-- role words (dev@, platform-team@, mobile.dev@, no-reply@, ci@ ...). Kept in step with
+-- workers/identity/names.py ROLE_WORDS (a test compares them).
+CREATE OR REPLACE FUNCTION identity.role_words()
+RETURNS text[] LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT ARRAY[
+        'noreply', 'no-reply', 'donotreply', 'do-not-reply', 'root', 'admin', 'administrator',
+        'git', 'ci', 'cd', 'build', 'builds', 'builder', 'jenkins', 'deploy', 'deployer',
+        'deploys', 'release', 'releases', 'devops', 'ops', 'sre', 'oncall', 'on-call',
+        'alerts', 'alert', 'team', 'teams', 'dev', 'devs', 'developer', 'developers',
+        'engineering', 'eng', 'info', 'support', 'help', 'hello', 'contact', 'security', 'bot',
+        'bots', 'automation', 'github', 'gitlab', 'bitbucket', 'notifications', 'notification',
+        'postmaster', 'webmaster', 'hostmaster', 'abuse', 'it', 'hr', 'office', 'all',
+        'everyone', 'platform', 'infra', 'infrastructure', 'mobile', 'ios', 'android',
+        'backend', 'frontend', 'web', 'data', 'qa', 'test', 'tests', 'api', 'core', 'app',
+        'apps', 'product', 'design', 'staff', 'shared', 'group', 'list', 'mail', 'noc'
+    ]
+$$;
+
 CREATE OR REPLACE FUNCTION identity.is_role_mailbox(p_local text)
 RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT lower(p_local) ~ ('^(no-?reply|do-?not-?reply|noreply-[a-z]+|root|admin|administrator'
-                             '|git|ci|cd|build|builds|builder|jenkins|deploy|deployer|release'
-                             '|releases|devops|ops|sre|oncall|on-call|team|dev|devs|developer'
-                             '|developers|engineering|eng|info|support|help|hello|contact'
-                             '|security|bot|bots|automation|github|gitlab|bitbucket|notifications'
-                             '|postmaster|webmaster|hostmaster|abuse|it|hr|office|all|everyone)$')
+    SELECT coalesce(lower(p_local) ~ '^(no-?reply|do-?not-?reply)'
+                    OR (array_remove(regexp_split_to_array(lower(p_local), '[-_.+]+'), '')
+                            <@ identity.role_words()
+                        AND lower(p_local) ~ '[a-z]'), false)
 $$;
 
 -- An email address as the same mailbox is spelled everywhere: case-folded, the plus-tag
@@ -81,6 +97,15 @@ RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
                             WHERE NOT identity.is_role_mailbox(split_part(e, '@', 1))))
 $$;
 
+-- An employee number as HR systems and directories each format it: "001337", "1337" and
+-- " 1337" are one number; other ids are compared case-insensitively.
+CREATE OR REPLACE FUNCTION identity.canonical_employee_id(p_id text)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN t ~ '^[0-9]+$' THEN coalesce(NULLIF(ltrim(t, '0'), ''), '0')
+                ELSE NULLIF(lower(t), '') END
+    FROM (SELECT trim(p_id) AS t) x
+$$;
+
 -- The rule a shared key stands for, and its strength (1 is strongest; an admin's pin is 0).
 CREATE OR REPLACE FUNCTION identity.rule_of(p_kind text)
 RETURNS TABLE (method text, strength int) LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
@@ -95,7 +120,8 @@ $$;
 CREATE OR REPLACE FUNCTION identity.account_keys(p_org uuid, p_actors text[])
 RETURNS TABLE (actor_id text, kind text, value text) LANGUAGE sql STABLE AS $$
     WITH a AS (
-        SELECT a.* FROM core.actors a WHERE a.org_id = p_org AND a.actor_id = ANY(p_actors)
+        SELECT a.* FROM (SELECT DISTINCT unnest(p_actors) AS actor_id) s
+        JOIN core.actors a ON a.org_id = p_org AND a.actor_id = s.actor_id
     )
     SELECT DISTINCT k.actor_id, k.kind, k.value FROM (
         SELECT a.actor_id, 'account' AS kind, a.actor_id AS value FROM a
@@ -111,7 +137,8 @@ RETURNS TABLE (actor_id text, kind text, value text) LANGUAGE sql STABLE AS $$
         UNION ALL
         SELECT a.actor_id, 'sso', a.sso_subject FROM a WHERE a.sso_subject IS NOT NULL
         UNION ALL
-        SELECT a.actor_id, 'employee', a.employee_id FROM a WHERE a.employee_id IS NOT NULL
+        SELECT a.actor_id, 'employee', identity.canonical_employee_id(a.employee_id)
+        FROM a WHERE identity.canonical_employee_id(a.employee_id) IS NOT NULL
         UNION ALL
         SELECT a.actor_id, 'shared_login', g.name || ':' || lower(a.login)
         FROM a JOIN identity.login_groups g
@@ -123,15 +150,17 @@ $$;
 -- Rewrite the (non-block) keys of some accounts from their actor rows.
 CREATE OR REPLACE FUNCTION identity.refresh_keys(p_org uuid, p_actors text[])
 RETURNS void LANGUAGE sql AS $$
-    WITH gone AS (
+    WITH n AS MATERIALIZED (
+        SELECT * FROM identity.account_keys(p_org, p_actors)
+    ), gone AS (
         DELETE FROM identity.keys k
-        WHERE k.org_id = p_org AND k.actor_id = ANY(p_actors) AND k.kind <> 'block'
-          AND (k.actor_id, k.kind, k.value) NOT IN (
-              SELECT n.actor_id, n.kind, n.value FROM identity.account_keys(p_org, p_actors) n)
+        USING (SELECT DISTINCT unnest(p_actors) AS actor_id) s
+        WHERE k.org_id = p_org AND k.actor_id = s.actor_id AND k.kind <> 'block'
+          AND NOT EXISTS (SELECT 1 FROM n WHERE n.actor_id = k.actor_id AND n.kind = k.kind
+                                           AND n.value = k.value)
     )
     INSERT INTO identity.keys (org_id, kind, value, actor_id)
-    SELECT p_org, n.kind, n.value, n.actor_id
-    FROM identity.account_keys(p_org, p_actors) n
+    SELECT p_org, n.kind, n.value, n.actor_id FROM n
     ORDER BY 2, 3, 4
     ON CONFLICT ON CONSTRAINT keys_pkey DO NOTHING
 $$;
@@ -140,14 +169,14 @@ $$;
 -- transliteration and nickname tables).
 CREATE OR REPLACE FUNCTION identity.set_block_keys(p_org uuid, p_keys jsonb)
 RETURNS void LANGUAGE sql AS $$
-    WITH k AS (
+    WITH k AS MATERIALIZED (
         SELECT key AS actor_id, jsonb_array_elements_text(value) AS value
         FROM jsonb_each(p_keys)
     ), gone AS (
         DELETE FROM identity.keys t
-        WHERE t.org_id = p_org AND t.kind = 'block'
-          AND t.actor_id IN (SELECT jsonb_object_keys(p_keys))
-          AND (t.actor_id, t.value) NOT IN (SELECT actor_id, value FROM k)
+        USING (SELECT jsonb_object_keys(p_keys) AS actor_id) s
+        WHERE t.org_id = p_org AND t.kind = 'block' AND t.actor_id = s.actor_id
+          AND NOT EXISTS (SELECT 1 FROM k WHERE k.actor_id = t.actor_id AND k.value = t.value)
     )
     INSERT INTO identity.keys (org_id, kind, value, actor_id)
     SELECT p_org, 'block', value, actor_id FROM k

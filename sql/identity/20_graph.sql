@@ -32,9 +32,9 @@ $$;
 CREATE OR REPLACE FUNCTION identity.block_neighbors(p_org uuid, p_actors text[])
 RETURNS text[] LANGUAGE sql STABLE AS $$
     SELECT coalesce(array_agg(DISTINCT k2.actor_id), '{}')
-    FROM identity.keys k1
+    FROM (SELECT DISTINCT unnest(p_actors) AS actor_id) s
+    JOIN identity.keys k1 ON k1.org_id = p_org AND k1.actor_id = s.actor_id AND k1.kind = 'block'
     JOIN identity.keys k2 ON k2.org_id = k1.org_id AND k2.kind = 'block' AND k2.value = k1.value
-    WHERE k1.org_id = p_org AND k1.kind = 'block' AND k1.actor_id = ANY(p_actors)
 $$;
 
 -- What the resolver knows of each account: its actor row, whether it is an automation,
@@ -44,30 +44,33 @@ RETURNS TABLE (actor_id text, provider text, login text, display_name text, emai
                is_automation boolean, sso_subject text, employee_id text, person_id uuid,
                method text, pinned_to uuid, activity text[])
 LANGUAGE sql STABLE AS $$
-    WITH a AS (
-        SELECT a.* FROM core.actors a WHERE a.org_id = p_org AND a.actor_id = ANY(p_actors)
+    WITH s AS (
+        SELECT DISTINCT unnest(p_actors) AS actor_id
+    ), a AS (
+        SELECT a.* FROM s JOIN core.actors a ON a.org_id = p_org AND a.actor_id = s.actor_id
     ), act AS (
         SELECT x.actor_id, array_agg(DISTINCT x.repo_id || '|' || to_char(x.at, 'YYYY-MM')) AS activity
         FROM (
             SELECT c.author_id AS actor_id, c.repo_id, c.authored_at AS at
-            FROM core.commits c
-            WHERE c.org_id = p_org AND c.author_id = ANY(p_actors) AND c.repo_id IS NOT NULL
+            FROM s JOIN core.commits c ON c.org_id = p_org AND c.author_id = s.actor_id
+            WHERE c.repo_id IS NOT NULL
             UNION ALL
             SELECT c.author_id, c.repo_id, c.opened_at
-            FROM core.changes c
-            WHERE c.org_id = p_org AND c.author_id = ANY(p_actors) AND c.repo_id IS NOT NULL
+            FROM s JOIN core.changes c ON c.org_id = p_org AND c.author_id = s.actor_id
+            WHERE c.repo_id IS NOT NULL
             UNION ALL
             SELECT r.reviewer_id, c.repo_id, r.submitted_at
-            FROM core.reviews r
+            FROM s JOIN core.reviews r ON r.org_id = p_org AND r.reviewer_id = s.actor_id
             JOIN core.changes c ON c.org_id = r.org_id AND c.change_id = r.change_id
-            WHERE r.org_id = p_org AND r.reviewer_id = ANY(p_actors) AND c.repo_id IS NOT NULL
+            WHERE c.repo_id IS NOT NULL
         ) x
         WHERE x.at IS NOT NULL
         GROUP BY x.actor_id
     )
     SELECT a.actor_id, a.provider, a.login, a.display_name, a.emails,
            identity.is_automation(a.is_bot, a.login, a.display_name, a.emails),
-           a.sso_subject, a.employee_id, l.person_id, l.method, d.person_id,
+           a.sso_subject, identity.canonical_employee_id(a.employee_id), l.person_id, l.method,
+           d.person_id,
            coalesce(act.activity, '{}')
     FROM a
     LEFT JOIN identity.links l ON l.org_id = p_org AND l.actor_id = a.actor_id
@@ -80,39 +83,48 @@ $$;
 
 -- Pairs of these accounts that a deterministic rule links: they share a key. Each pair
 -- once per rule, with the key as evidence.
+-- (A self-join on key values: hash it, whatever the statistics of a freshly loaded org
+-- say; a nested loop here is quadratic.)
 CREATE OR REPLACE FUNCTION identity.rule_edges(p_org uuid, p_actors text[])
 RETURNS TABLE (a text, b text, method text, strength int, key text)
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE SET enable_nestloop = off AS $$
+    WITH s AS (
+        SELECT DISTINCT unnest(p_actors) AS actor_id
+    ), k AS (
+        SELECT k.kind, k.value, k.actor_id
+        FROM s JOIN identity.keys k ON k.org_id = p_org AND k.actor_id = s.actor_id
+        WHERE k.kind <> 'block'
+    )
     SELECT DISTINCT ON (k1.actor_id, k2.actor_id, r.method)
            k1.actor_id, k2.actor_id, r.method, r.strength, k1.kind || ':' || k1.value
-    FROM identity.keys k1
-    JOIN identity.keys k2
-        ON k2.org_id = k1.org_id AND k2.kind = k1.kind AND k2.value = k1.value
-       AND k2.actor_id > k1.actor_id
+    FROM k k1
+    JOIN k k2 ON k2.kind = k1.kind AND k2.value = k1.value AND k2.actor_id > k1.actor_id
     CROSS JOIN LATERAL identity.rule_of(k1.kind) r
-    WHERE k1.org_id = p_org AND k1.kind <> 'block'
-      AND k1.actor_id = ANY(p_actors) AND k2.actor_id = ANY(p_actors)
     ORDER BY k1.actor_id, k2.actor_id, r.method, k1.kind, k1.value
 $$;
 
 -- Pairs of these accounts that share a blocking key: what the matcher scores.
 CREATE OR REPLACE FUNCTION identity.block_pairs(p_org uuid, p_actors text[])
-RETURNS TABLE (a text, b text) LANGUAGE sql STABLE AS $$
+RETURNS TABLE (a text, b text) LANGUAGE sql STABLE SET enable_nestloop = off AS $$
+    WITH s AS (
+        SELECT DISTINCT unnest(p_actors) AS actor_id
+    ), k AS (
+        SELECT k.value, k.actor_id
+        FROM s JOIN identity.keys k ON k.org_id = p_org AND k.actor_id = s.actor_id
+        WHERE k.kind = 'block'
+    )
     SELECT DISTINCT k1.actor_id, k2.actor_id
-    FROM identity.keys k1
-    JOIN identity.keys k2
-        ON k2.org_id = k1.org_id AND k2.kind = 'block' AND k2.value = k1.value
-       AND k2.actor_id > k1.actor_id
-    WHERE k1.org_id = p_org AND k1.kind = 'block'
-      AND k1.actor_id = ANY(p_actors) AND k2.actor_id = ANY(p_actors)
+    FROM k k1 JOIN k k2 ON k2.value = k1.value AND k2.actor_id > k1.actor_id
 $$;
 
 -- An admin's 'apart' decisions among these accounts.
 CREATE OR REPLACE FUNCTION identity.apart_pairs(p_org uuid, p_actors text[])
 RETURNS TABLE (a text, b text) LANGUAGE sql STABLE AS $$
-    SELECT d.actor_id, d.other_actor_id FROM identity.decisions d
+    SELECT d.actor_id, d.other_actor_id
+    FROM identity.decisions d
     WHERE d.org_id = p_org AND d.kind = 'apart' AND d.revoked_by IS NULL
-      AND d.actor_id = ANY(p_actors) AND d.other_actor_id = ANY(p_actors)
+      AND d.actor_id IN (SELECT unnest(p_actors))
+      AND d.other_actor_id IN (SELECT unnest(p_actors))
 $$;
 
 -- A person's name, main address and bot flag, from its accounts: the name and address

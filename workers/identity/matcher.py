@@ -86,7 +86,7 @@ def profile(actor_id: str, login: str | None, display_name: str | None,
     handles (login, the display name when it is a handle, email local parts)."""
     handles = set(email_handles(list(emails)))
     if login:
-        h = handle(login)
+        h = handle(login.split("@", 1)[0])  # directories use the address as the login
         if len(h) >= 3:
             handles.add(h)
     tokens = name_tokens(display_name)
@@ -153,6 +153,7 @@ def _derived_level(handles: frozenset[str], tokens: tuple[str, ...]) -> int | No
     stripped = {h.rstrip("0123456789") for h in handles}
     if (handles | stripped) & built:
         return 2
+
     pieces = [t for t in (parts.last, parts.first) if len(t) >= 4]
     if any(p in h for h in handles for p in pieces):
         return 1
@@ -225,6 +226,10 @@ class Model:
             if v is not None:
                 total += math.log2(self.m[c][v] / self.u[c][v])
         return total
+
+    def log_odds(self, vector: Sequence[int | None]) -> float:
+        """log2 of the posterior odds of a match."""
+        return math.log2(self.lam / (1 - self.lam)) + self.weight(vector)
 
     def probability(self, vector: Sequence[int | None]) -> float:
         odds = self.lam / (1 - self.lam) * 2 ** self.weight(vector)

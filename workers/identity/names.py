@@ -19,14 +19,32 @@ from nicknames import NickNamer
 
 _NICKNAMER = NickNamer()
 _NOT_ALNUM = re.compile(r"[^a-z0-9]+")
+_CAMEL = re.compile(r"^([A-Z][a-z]+)([A-Z][a-z]+)$")
 _TITLES = frozenset({"mr", "mrs", "ms", "dr", "prof", "jr", "sr", "ii", "iii", "phd", "md"})
 _NOREPLY = re.compile(r"^(?:\d+\+)?([^@+]+)@users\.noreply\.(?:github|gitlab)\.com$")
 _GITLAB_NOREPLY = re.compile(r"^\d+-([^@]+)@users\.noreply\.gitlab\.com$")
-_ROLE_LOCAL = re.compile(
-    r"^(no-?reply|do-?not-?reply|root|admin|git|ci|cd|build|builds|jenkins|deploy|devops|"
-    r"team|dev|devs|developers|engineering|eng|info|support|hello|contact|security|bot|"
-    r"automation|github|gitlab|notifications|it|hr|office|all|everyone)$"
+ROLE_WORDS = frozenset(
+    """
+    noreply no-reply donotreply do-not-reply root admin administrator git ci cd build
+    builds builder jenkins deploy deployer deploys release releases devops ops sre oncall
+    on-call alerts alert team teams dev devs developer developers engineering eng info
+    support help hello contact security bot bots automation github gitlab bitbucket
+    notifications notification postmaster webmaster hostmaster abuse it hr office all
+    everyone platform infra infrastructure mobile ios android backend frontend web data qa
+    test tests api core app apps product design staff shared group list mail noc
+    """.split()  # noqa: SIM905 (a word list reads best as words)
 )
+_SEPARATORS = re.compile(r"[-_.+]+")
+
+
+def is_role_mailbox(local: str) -> bool:
+    """Whether an address's local part belongs to a role (dev@, platform-team@, no-reply@),
+    as identity.is_role_mailbox decides in SQL."""
+    low = local.lower()
+    if low.startswith(("noreply", "no-reply", "donotreply", "do-not-reply")):
+        return True
+    words = [w for w in _SEPARATORS.split(low) if w]
+    return bool(words) and all(w in ROLE_WORDS for w in words) and any(c.isalpha() for c in low)
 
 
 def transliterate(text: str) -> str:
@@ -53,19 +71,27 @@ def name_tokens(display_name: str | None) -> tuple[str, ...]:
         last, first = (part.strip() for part in name.split(","))
         if first and last:
             name = f"{first} {last}"
-    words = _NOT_ALNUM.sub(" ", transliterate(name).lower()).split()
+    camel = _CAMEL.match(name)
+    if camel:  # "NikhilIyer", "JingSun"
+        name = " ".join(camel.groups())
+    # Apostrophes join (O'Brien, and the soft sign: Ольга -> Ol'ga -> olga).
+    ascii_name = transliterate(name).lower().replace("'", "").replace("\u2019", "")
+    words = _NOT_ALNUM.sub(" ", ascii_name).split()
     return tuple(w for w in words if w not in _TITLES and not w.isdigit())
 
 
 def is_handle_like(display_name: str | None, login: str | None) -> bool:
-    """Whether a display name is just the login (tools fall back to it), so it is a
-    handle, not a name."""
+    """Whether a display name is a user name rather than a name: the login itself (tools
+    fall back to it), or one word with digits or separators ("camila125", "ecook-acme")."""
     if not display_name:
         return False
-    squashed = _NOT_ALNUM.sub("", display_name.lower())
-    return (bool(login) and squashed == _NOT_ALNUM.sub("", (login or "").lower())) or (
-        " " not in display_name.strip() and any(c.isdigit() for c in display_name)
-    )
+    name = display_name.strip()
+    if _CAMEL.match(name):  # "NikhilIyer" is a name written as one word
+        return False
+    squashed = _NOT_ALNUM.sub("", name.lower())
+    if login and squashed == _NOT_ALNUM.sub("", login.lower()):
+        return True
+    return " " not in name and any(c.isdigit() or c in "-_.@" for c in name)
 
 
 @lru_cache(maxsize=65536)
@@ -88,8 +114,9 @@ def handle(text: str) -> str:
 
 def email_handles(emails: tuple[str, ...] | list[str]) -> set[str]:
     """The personal local parts of some addresses as handles: plus-tags dropped, role
-    mailboxes (dev@, ci@ ...) and host-local laptop addresses skipped, the login kept from
-    forge noreply addresses."""
+    mailboxes (dev@, ci@ ...) skipped, the login kept from forge noreply addresses. A
+    laptop's default address (`ecook@emmas-mac-mini.local`) identifies no mailbox, but its
+    local part is the person's user name: a handle like any other."""
     out = set()
     for email in emails:
         address = email.strip().lower()
@@ -99,10 +126,8 @@ def email_handles(emails: tuple[str, ...] | list[str]) -> set[str]:
         m = _NOREPLY.match(address) or _GITLAB_NOREPLY.match(address)
         if m:
             local = m.group(1)
-        elif domain.endswith((".local", ".localdomain", ".lan", ".home", ".internal")):
-            continue
         local = local.split("+", 1)[0]
-        if _ROLE_LOCAL.match(local):
+        if is_role_mailbox(local):
             continue
         h = handle(local)
         if len(h) >= 3:
@@ -142,17 +167,24 @@ def derived_handles(parts: NameParts, nicknames: bool = True) -> set[str]:
 
 
 def block_keys(tokens: tuple[str, ...], handles: set[str]) -> set[str]:
-    """The matcher's blocking keys: accounts that share none are never compared. Each
-    name word of 3+ letters (the first name's canonical forms too), each handle (also
-    without trailing digits), and the handles the name suggests (jdoe for Jane Doe)."""
-    derived = derived_handles(NameParts(tokens), nicknames=False)
-    keys = {f"h:{h}" for h in derived if len(h) >= 4}
-    for i, token in enumerate(tokens):
-        if len(token) < 3:
-            continue
-        keys.add(f"n:{token}")
-        if i == 0:
-            keys |= {f"n:{c}" for c in _NICKNAMER.canonicals_of(token)}
+    """The matcher's blocking keys: accounts that share none are never compared. A full
+    name gives first name + last initial and last name + first initial, in both word
+    orders (family-name-first names) and for the first name's canonical forms (Bill ->
+    William), so a typo in either name still meets; handles (also without trailing
+    digits) and the handles the name suggests (jdoe for Jane Doe) meet logins and
+    addresses."""
+    keys = set()
+    parts = NameParts(tokens)
+    if parts.last:
+        for first, last in ((parts.first, parts.last), (parts.last, parts.first)):
+            firsts = {first} | set(_NICKNAMER.canonicals_of(first))
+            for f in firsts:
+                keys.add(f"f:{f}|{last[0]}")
+                keys.add(f"l:{last}|{f[0]}")
+    derived = derived_handles(parts, nicknames=False)
+    if len(parts.first) >= 4:  # meets a handle that is a first name and digits (camila125)
+        derived.add(parts.first)
+    keys |= {f"h:{h}" for h in derived if len(h) >= 4}
     for h in handles:
         if len(h) >= 4:
             keys.add(f"h:{h}")

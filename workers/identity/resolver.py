@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import math
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -45,7 +44,7 @@ from workers.identity.matcher import (
     estimate,
     profile,
 )
-from workers.identity.names import block_keys
+from workers.identity.names import block_keys, handle, is_role_mailbox
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +52,7 @@ log = logging.getLogger(__name__)
 # shared login 4, the matcher 5.
 EXPLICIT_STRENGTH = 0
 NOREPLY_STRENGTH = 2
+SHARED_LOGIN_STRENGTH = 4
 MATCHER_STRENGTH = 5
 
 
@@ -60,9 +60,9 @@ MATCHER_STRENGTH = 5
 class Thresholds:
     """Where the matcher links, asks, and ignores."""
 
-    auto: float = 0.99  # link automatically at or above
+    auto: float = 0.95  # link automatically at or above
     review: float = 0.5  # ask a person at or above (and below auto)
-    margin_bits: float = 6.0  # a competitor within this many bits of log-odds is a tie
+    margin_bits: float = 3.0  # a competitor within this many bits of log-odds is a tie
 
 
 @dataclass
@@ -106,11 +106,49 @@ class _Cluster:
     apart: set[str]
     seeds: set[str]  # the phase-1 roots it contains
     tools: set[str]  # providers of its accounts, git identities aside (people have several)
+    mailboxes: dict[str, set[str]]  # company domain -> personal mailboxes there
+    handles: set[str]  # logins and mailbox local parts, letters and digits only
 
 
-def _logit2(p: float) -> float:
-    p = min(max(p, 1e-12), 1 - 1e-12)
-    return math.log2(p / (1 - p))
+# Mail providers anyone can sign up to: an address there says nothing about an employer.
+FREEMAIL = frozenset({
+    "gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com", "msn.com",
+    "yahoo.com", "ymail.com", "icloud.com", "me.com", "mac.com", "aol.com", "proton.me",
+    "protonmail.com", "pm.me", "gmx.com", "gmx.de", "gmx.net", "web.de", "mail.ru",
+    "yandex.ru", "yandex.com", "qq.com", "163.com", "126.com", "naver.com", "hey.com",
+    "fastmail.com", "zoho.com", "tutanota.com", "hushmail.com",
+})  # fmt: skip
+
+
+HOST_LOCAL = (".local", ".localdomain", ".lan", ".home", ".internal")
+
+
+def company_mailboxes(emails: Iterable[str]) -> dict[str, set[str]]:
+    """Personal addresses at company domains, as {domain: {local part}} (plus-tags
+    dropped; free mail, forge noreply, host-local and role mailboxes left out)."""
+    out: dict[str, set[str]] = {}
+    for email in emails:
+        local, _, domain = email.strip().lower().partition("@")
+        local = local.split("+", 1)[0]
+        if (not domain or "." not in domain or domain in FREEMAIL or "noreply" in domain
+                or domain.startswith("yahoo.") or is_role_mailbox(local)
+                or domain.endswith(HOST_LOCAL)):  # fmt: skip
+            continue
+        out.setdefault(domain, set()).add(local)
+    return out
+
+
+def _directory_subject(a: Account) -> set[str]:
+    """The SSO subject of an identity provider's own record of a person (an Okta user whose
+    subject is its id): two such records are two people. A tool's claim of a subject (a
+    GitHub SAML identity) links by the rule but excludes nothing: it may name a directory
+    record we do not see (deleted, or another IdP)."""
+    return {a.sso} if a.sso and a.actor_id.endswith(":" + a.sso) else set()
+
+
+def _handles(a: Account) -> set[str]:
+    out = {handle(a.login)} if a.login else set()
+    return out | {handle(e.split("@", 1)[0].split("+", 1)[0]) for e in a.emails}
 
 
 class _Graph:
@@ -126,13 +164,15 @@ class _Graph:
         self.info = {
             a.actor_id: _Cluster(
                 {a.actor_id},
-                {a.sso} if a.sso else set(),
+                _directory_subject(a),
                 {a.employee} if a.employee else set(),
                 {a.pinned_to} if a.pinned_to else set(),
                 a.automation,
                 set(away.get(a.actor_id, ())),
                 {a.actor_id},
                 {a.provider} if a.provider != "git" else set(),
+                company_mailboxes(a.emails),
+                _handles(a),
             )
             for a in accounts.values()
         }
@@ -146,18 +186,39 @@ class _Graph:
         return root
 
     def compatible(self, ra: str, rb: str, strength: int) -> bool:
-        """Whether a link of this strength may join two clusters. Identifiers that name
-        exactly one account (SSO subject, employee id, a noreply address) may join an
-        automation's accounts to each other even where only one of them looks like one;
-        weaker evidence never joins an automation and a human."""
+        """Whether a link of this strength may join two clusters. Never two admin pins or
+        accounts an admin keeps apart. Weak evidence (a login shared through an identity
+        provider, the matcher) never joins two SSO subjects or two employee ids that
+        share nothing; a personal mailbox or a noreply address may (a rehire gets a new
+        employee number and keeps the address). Identifiers that name one account (SSO
+        subject, employee id, noreply address) may join an automation's accounts even
+        where only one of them looks like one; weaker evidence never joins an automation
+        and a human."""
         x, y = self.info[ra], self.info[rb]
+        exclusive = strength >= SHARED_LOGIN_STRENGTH
         return (
             len(x.pins | y.pins) <= 1
-            and not (x.sso and y.sso and not x.sso & y.sso)
-            and not (x.employees and y.employees and not x.employees & y.employees)
+            and not (exclusive and x.sso and y.sso and not x.sso & y.sso)
+            and not (exclusive and x.employees and y.employees and not x.employees & y.employees)
             and (x.automation == y.automation or strength <= NOREPLY_STRENGTH)
             and not (x.apart & y.members)
         )
+
+    def distinct_mailboxes(self, ra: str, rb: str) -> bool:
+        """Whether both clusters have personal mailboxes at one company domain and share
+        none there: a company gives two people of the same name two addresses
+        (anjali.singh@, anjali.singh2@), so the matcher must not join them."""
+        x, y = self.info[ra], self.info[rb]
+        for d in x.mailboxes.keys() & y.mailboxes.keys():
+            if x.mailboxes[d] & y.mailboxes[d]:
+                continue
+            # Unless one side names the other's mailbox as its login (a surname change:
+            # the chat login stayed svetlana.kuznetsova when the mail became .ivanova).
+            theirs = {handle(b) for b in y.mailboxes[d]}
+            mine = {handle(b) for b in x.mailboxes[d]}
+            if not (x.handles & theirs or y.handles & mine):
+                return True
+        return False
 
     def union(self, ra: str, rb: str) -> str:
         if len(self.info[ra].members) < len(self.info[rb].members) or (
@@ -173,6 +234,9 @@ class _Graph:
         x.apart |= y.apart
         x.seeds |= y.seeds
         x.tools |= y.tools
+        x.handles |= y.handles
+        for domain, boxes in y.mailboxes.items():
+            x.mailboxes.setdefault(domain, set()).update(boxes)
         x.automation = x.automation or y.automation
         return ra
 
@@ -180,7 +244,7 @@ class _Graph:
 def cluster(
     accounts: dict[str, Account],
     rule_edges: Sequence[tuple[str, str, str, int, str]],
-    scored: Sequence[tuple[str, str, float, tuple[int | None, ...]]],
+    scored: Sequence[tuple[str, str, float, tuple[int | None, ...], float]],
     apart: Iterable[tuple[str, str]] = (),
     thresholds: Thresholds | None = None,
 ) -> Resolution:
@@ -224,57 +288,75 @@ def cluster(
     for root in g.info:
         g.info[root].seeds = {root}
     best: dict[tuple[str, str], tuple[float, str, str, tuple[int | None, ...]]] = {}
-    for a, b, p, vector in scored:
+    bits: dict[tuple[str, str], float] = {}  # log2 odds: probabilities near 1 all look alike
+    for a, b, p, vector, odds in scored:
         if p < t.review or frozenset((a, b)) in apart_set:
             continue
         ra, rb = g.find(a), g.find(b)
         if ra == rb:
             continue
         pair = (ra, rb) if ra < rb else (rb, ra)
-        if pair not in best or (p, a, b) > best[pair][:3]:
+        if pair not in best or (odds, a, b) > (bits[pair], *best[pair][1:3]):
             best[pair] = (p, a, b, vector)
-    near: dict[str, list[tuple[str, float]]] = defaultdict(list)
+            bits[pair] = odds
+    near: dict[str, list[tuple[str, float, float]]] = defaultdict(list)
     for (x, y), (p, *_rest) in best.items():
-        near[x].append((y, p))
-        near[y].append((x, p))
+        near[x].append((y, p, bits[(x, y)]))
+        near[y].append((x, p, bits[(x, y)]))
 
     def direct(r1: str, r2: str) -> float:
         s1, s2 = g.info[r1].seeds, g.info[r2].seeds
         return max((best.get((x, y) if x < y else (y, x), (0.0,))[0]
                     for x in s1 for y in s2), default=0.0)  # fmt: skip
 
-    def ambiguous(side: str, other: str, p: float) -> bool:
+    def rival(side: str, other: str, odds: float) -> str | None:
         # Another cluster that fits `side` nearly as well as `other` does, and cannot be
-        # the same person as `other` too: it has an account in one of the same tools
-        # (two accounts of one tool fitting one person means one of them is someone else)
-        # and does not itself match `other`.
-        for seed in g.info[side].seeds:
-            for w, q in near[seed]:
+        # the same person as `other` too: the two may not join (different directory
+        # subjects, employee ids or company mailboxes), or they hold accounts of one tool
+        # (two accounts of one tool fitting one person means one is someone else) and do
+        # not match each other. Returns an account of it.
+        for seed in sorted(g.info[side].seeds):
+            for w, q, q_odds in near[seed]:
                 rw = g.find(w)
-                if rw in (side, other) or q < t.review:
+                if rw in (side, other) or q < t.review or q_odds < odds - t.margin_bits:
                     continue
-                if (_logit2(q) >= _logit2(p) - t.margin_bits
-                        and g.info[rw].tools & g.info[other].tools
-                        and direct(rw, other) < t.auto):  # fmt: skip
-                    return True
-        return False
+                if (not g.compatible(rw, other, MATCHER_STRENGTH)
+                        or g.distinct_mailboxes(rw, other)
+                        or (g.info[rw].tools & g.info[other].tools
+                            and direct(rw, other) < t.auto)):  # fmt: skip
+                    return w
+        return None
 
-    reviews: dict[tuple[str, str], dict[str, Any]] = {}
-    for (x, y), (p, a, b, vector) in sorted(best.items(), key=lambda kv: (-kv[1][0], kv[0])):
-        ra, rb = g.find(x), g.find(y)
-        if ra == rb or not g.compatible(ra, rb, MATCHER_STRENGTH):
-            continue
-        evidence = {"probability": round(p, 6), "with": None, "comparisons": describe(vector)}
-        if p >= t.auto and not ambiguous(ra, rb, p) and not ambiguous(rb, ra, p):
-            g.union(ra, rb)
-            note(a, MATCHER_STRENGTH, "matcher", p, {**evidence, "with": b})
-            note(b, MATCHER_STRENGTH, "matcher", p, {**evidence, "with": a})
-            continue
-        reason = "in the review band" if p < t.auto else "as likely to be someone else"
-        reviews[(min(a, b), max(a, b))] = {
-            "a": min(a, b), "b": max(a, b), "probability": round(p, 6),
-            "evidence": {"comparisons": describe(vector), "reason": reason},
-        }  # fmt: skip
+    # Most probable first; pairs left undecided are tried again after the joins of a pass
+    # (a join can settle what made a pair ambiguous), until a pass joins nothing.
+    ordered = sorted(best.items(), key=lambda kv: (-kv[1][0], kv[0]))
+    undecided: dict[tuple[str, str], dict[str, Any]] = {}
+    joined = True
+    while joined:
+        joined = False
+        undecided = {}
+        for (x, y), (p, a, b, vector) in ordered:
+            ra, rb = g.find(x), g.find(y)
+            if (ra == rb or not g.compatible(ra, rb, MATCHER_STRENGTH)
+                    or g.distinct_mailboxes(ra, rb)):  # fmt: skip
+                continue
+            evidence = {"probability": round(p, 6), "comparisons": describe(vector)}
+            odds = bits[(x, y)]
+            rivalled = rival(ra, rb, odds) or rival(rb, ra, odds) if p >= t.auto else None
+            if p >= t.auto and rivalled is None:
+                g.union(ra, rb)
+                joined = True
+                note(a, MATCHER_STRENGTH, "matcher", p, {**evidence, "with": b})
+                note(b, MATCHER_STRENGTH, "matcher", p, {**evidence, "with": a})
+                continue
+            why_not = ({"reason": "in the review band"} if p < t.auto else
+                       {"reason": "as likely to be someone else", "rival": rivalled})  # fmt: skip
+            undecided[(min(a, b), max(a, b))] = {
+                "a": min(a, b), "b": max(a, b), "probability": round(p, 6),
+                "evidence": {"comparisons": describe(vector), **why_not},
+            }  # fmt: skip
+    reviews = undecided
+
     # A pair whose clusters were joined after all is no question.
     review_list = [r for r in reviews.values() if g.find(r["a"]) != g.find(r["b"])]
 
@@ -381,21 +463,26 @@ def latest_model(conn: Conn, org_id: UUID) -> Model | None:
     return Model.from_params(params) if params else None
 
 
-def train(conn: Conn, org_id: UUID) -> Model:
+def train(conn: Conn, org_id: UUID, accounts: dict[str, Account] | None = None,
+          pairs: list[tuple[Any, ...]] | None = None) -> Model:  # fmt: skip
     """Estimate the matcher's parameters by EM from every candidate pair of an
     organization (its blocking keys must be current) and store them; the defaults when
-    there are too few pairs to estimate from."""
-    actors = [r[0] for r in conn.execute(QUERIES["identity_all_actors"], {"org_id": org_id})]
-    accounts = _load(conn, org_id, actors)
+    there are too few pairs to estimate from. `accounts` and `pairs` spare reading them
+    again when the caller has all of them."""
+    if accounts is None:
+        rows = conn.execute(QUERIES["identity_all_actors"], {"org_id": org_id})
+        accounts = _load(conn, org_id, [r[0] for r in rows])
     profiles = {a: acc.profile() for a, acc in accounts.items() if not acc.automation}
-    pairs = _pairs(conn, "identity_block_pairs", org_id, list(profiles))
-    vectors = [compare(profiles[a], profiles[b]) for a, b in pairs]
+    if pairs is None:
+        pairs = _pairs(conn, "identity_block_pairs", org_id, list(profiles))
+    vectors = [compare(profiles[a], profiles[b]) for a, b in pairs
+               if a in profiles and b in profiles]  # fmt: skip
     if len(vectors) < MIN_TRAINING_PAIRS:
         return Model.default()
     model = estimate(vectors, Model.default())
     conn.execute(QUERIES["identity_store_model"], {
         "org_id": org_id, "pairs": len(vectors),
-        "params": json.dumps({**model.params(), "accounts": len(actors)}),
+        "params": json.dumps({**model.params(), "accounts": len(accounts)}),
     })  # fmt: skip
     return model
 
@@ -411,12 +498,12 @@ def _needs_training(conn: Conn, org_id: UUID) -> bool:
 
 
 def _score(model: Model, profiles: dict[str, Profile], pairs: Iterable[tuple[Any, ...]]
-           ) -> list[tuple[str, str, float, tuple[int | None, ...]]]:  # fmt: skip
+           ) -> list[tuple[str, str, float, tuple[int | None, ...], float]]:  # fmt: skip
     out = []
     for a, b in pairs:
         if a in profiles and b in profiles:
             vector = compare(profiles[a], profiles[b])
-            out.append((a, b, model.probability(vector), vector))
+            out.append((a, b, model.probability(vector), vector, model.log_odds(vector)))
     return out
 
 
@@ -447,11 +534,6 @@ def resolve(conn: Conn, org_id: UUID, *, everything: bool = False, limit: int = 
         fresh = _load(conn, org_id, seeds)
         _write_block_keys(conn, org_id, {a: acc.profile() for a, acc in fresh.items()})
 
-        model = latest_model(conn, org_id)
-        if everything or model is None or _needs_training(conn, org_id):
-            model = train(conn, org_id)
-        out.model = model.params()
-
         if everything:
             scope, accounts = seeds, fresh
         else:
@@ -459,7 +541,15 @@ def resolve(conn: Conn, org_id: UUID, *, everything: bool = False, limit: int = 
             accounts = _load(conn, org_id, scope)
         edges = _pairs(conn, "identity_rule_edges", org_id, scope)
         humans = {a: acc.profile() for a, acc in accounts.items() if not acc.automation}
-        scored = _score(model, humans, _pairs(conn, "identity_block_pairs", org_id, list(humans)))
+        pairs = _pairs(conn, "identity_block_pairs", org_id, list(humans))
+
+        model = latest_model(conn, org_id)
+        if everything:
+            model = train(conn, org_id, accounts, pairs)
+        elif model is None or _needs_training(conn, org_id):
+            model = train(conn, org_id)
+        out.model = model.params()
+        scored = _score(model, humans, pairs)
         apart = _pairs(conn, "identity_apart_pairs", org_id, scope)
         result = cluster(accounts, edges, scored, apart, thresholds)
         out.op_id = _one(conn, "identity_apply", {
