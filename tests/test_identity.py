@@ -126,8 +126,8 @@ def test_a_rehire_keeps_one_person_across_employee_numbers(conn: Conn, org: Any)
 
 
 def test_employee_numbers_compare_as_numbers(conn: Conn, org: Any) -> None:
-    add(conn, org, [Acct("bamboohr:1337", "Scott, Brian", employee="1337"),
-                    Acct("okta:00u7", "B S", "bs@acme.io", sso="00u7", employee="001337")])  # fmt: skip
+    okta = Acct("okta:00u7", "B S", "bs@acme.io", sso="00u7", employee="001337")
+    add(conn, org, [Acct("bamboohr:1337", "Scott, Brian", employee="1337"), okta])
     run(conn, org)
     assert same(conn, org, "bamboohr:1337", "okta:00u7")
 
