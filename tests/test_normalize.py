@@ -84,7 +84,7 @@ def test_bad_events_are_isolated_and_the_rest_of_the_batch_applies(database: str
         not_json, _ = accept(conn, org, endpoint, replace(opened, body=b"{not json"),
                              delivery_key="k-json", event_type="pull_request.opened")  # fmt: skip
         ignored, _ = accept(conn, org, endpoint, sample("github", "issues.opened"))
-        no_normalizer, _ = accept(conn, org, endpoint, sample("jira", "jira_issue_created"))
+        no_normalizer, _ = accept(conn, org, endpoint, sample("zoom", "meeting.started"))
 
         progress = normalize(database)
         assert progress.batches == 1
@@ -96,12 +96,45 @@ def test_bad_events_are_isolated_and_the_rest_of_the_batch_applies(database: str
         assert "invalid input syntax for type integer" in (found[bad_cast][1] or "")
         assert found[not_json] == ("failed", "body is not a JSON document")
         assert found[ignored] == ("ignored", "nothing in issues.opened is used by the model")
-        assert found[no_normalizer] == ("ignored", "no normalizer for jira")
+        assert found[no_normalizer] == ("ignored", "no normalizer for zoom")
         state = canonical_state(conn, org)
         assert [c["change_id"] for c in state["changes"]] == ["github:700100#42"]
         assert state["changes"][0]["additions"] == 48  # the failed copies contributed nothing
         queued = conn.execute("SELECT count(*) FROM pgmq.q_ingest").fetchone()
         assert queued == (0,)  # every message archived: failures stay replayable from raw
+
+
+def test_a_form_encoded_body_is_ignored_and_a_body_that_is_not_its_json_fails(
+    database: str,
+) -> None:
+    # Whether a body that is not JSON broke its format is told by the stored content type,
+    # not by the source or the body's look.
+    slash = sample("slack", "slash_command")
+    message = sample("slack", "event_callback.message")
+    assert slash.content_type == "application/x-www-form-urlencoded"
+    with psycopg.connect(database, autocommit=True) as conn:
+        org, endpoint = make_org(conn, "acme")
+
+        def stored(s: Sample, key: str, event_type: str) -> UUID:
+            return accept(conn, org, endpoint, s, delivery_key=key, event_type=event_type)[0]
+
+        command = "slash_command./incident"
+        form = stored(slash, "k-form", command)
+        charset = "Application/X-WWW-Form-Urlencoded; charset=utf-8"
+        with_charset = stored(replace(slash, content_type=charset), "k-charset", command)
+        not_json = stored(replace(message, body=b"{not json"), "k-json", "event_callback.message")
+        form_as_json = stored(replace(slash, content_type="application/json"), "k-ct", command)
+        good, _ = accept(conn, org, endpoint, message)
+
+        progress = normalize(database)
+        assert progress.deferred == 0
+        found = outcomes(conn, org)
+        unused = ("ignored", "form-encoded body: not used by the slack normalizer")
+        assert found[form] == unused
+        assert found[with_charset] == unused
+        assert found[not_json] == ("failed", "body is not a JSON document")
+        assert found[form_as_json] == ("failed", "body is not a JSON document")
+        assert found[good] == ("normalized", None)
 
 
 TRANSIENT = """

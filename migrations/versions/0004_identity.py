@@ -185,7 +185,8 @@ CREATE TABLE identity.matcher_models (
     pairs         integer NOT NULL,
     params        jsonb NOT NULL,
     CONSTRAINT matcher_models_pkey PRIMARY KEY (org_id, model_id),
-    CONSTRAINT matcher_models_org_id_fkey FOREIGN KEY (org_id) REFERENCES auth.orgs ON DELETE CASCADE
+    CONSTRAINT matcher_models_org_id_fkey FOREIGN KEY (org_id)
+        REFERENCES auth.orgs ON DELETE CASCADE
 );
 
 -- Co-activity (the matcher compares where accounts worked) reads activity by account.

@@ -12,12 +12,14 @@ RETURNS bigint LANGUAGE sql IMMUTABLE AS $$
     SELECT ('x' || left(md5('qdx.' || p_purpose || ':' || p_org_id::text), 16))::bit(64)::bigint
 $$;
 
--- The raw events with these ids as normalizers see them (body parsed).
+-- The raw events with these ids as normalizers see them (body parsed, with the content
+-- type it was stored with).
 CREATE OR REPLACE FUNCTION core.inbound_events(p_org_ids uuid[], p_event_ids uuid[],
                                                p_received_at timestamptz[])
 RETURNS core.inbound[] LANGUAGE sql STABLE AS $$
     SELECT coalesce(array_agg(ROW(e.org_id, e.event_id, e.received_at, e.source, e.event_type,
-                                  e.body_sha256, e.headers, core.parse_json(e.body))::core.inbound
+                                  e.body_sha256, e.headers, core.parse_json(e.body),
+                                  e.content_type)::core.inbound
                               ORDER BY e.received_at, e.event_id), '{}')
     FROM unnest(p_org_ids, p_event_ids, p_received_at) AS k(org_id, event_id, received_at)
     JOIN raw.events e
@@ -72,10 +74,15 @@ DECLARE
     v_touched core.entity_ref[];
 BEGIN
     -- Working sets of this call, in temporary tables (analyzed below) rather than arrays:
-    -- joining arrays plans as nested loops, quadratic in the batch size.
+    -- joining arrays plans as nested loops, quadratic in the batch size. A session that ran
+    -- an older version of this function may hold _qdx_events without its last column.
+    IF NOT EXISTS (SELECT 1 FROM pg_attribute
+                   WHERE attrelid = to_regclass('pg_temp._qdx_events') AND attname = 'form') THEN
+        DROP TABLE IF EXISTS pg_temp._qdx_events;
+    END IF;
     CREATE TEMP TABLE IF NOT EXISTS _qdx_events (
         org_id uuid, event_id uuid, source text, event_type text, received_at timestamptz,
-        tiebreak bytea, parsed boolean) ON COMMIT DELETE ROWS;
+        tiebreak bytea, parsed boolean, form boolean) ON COMMIT DELETE ROWS;
     CREATE TEMP TABLE IF NOT EXISTS _qdx_said (
         event_id uuid, entity text, entity_id text, observed_at timestamptz, attrs jsonb)
         ON COMMIT DELETE ROWS;
@@ -86,9 +93,13 @@ BEGIN
         org_id uuid, entity text, entity_id text) ON COMMIT DELETE ROWS;
     TRUNCATE _qdx_events, _qdx_said, _qdx_facts, _qdx_touched;
 
+    -- A body that is not JSON fails its source's normalizer, unless it is declared
+    -- form-encoded: a documented format (slash commands, interactions) no normalizer reads.
     INSERT INTO _qdx_events
     SELECT e.org_id, e.event_id, e.source, e.event_type, e.received_at, e.tiebreak,
-           e.payload IS NOT NULL
+           e.payload IS NOT NULL,
+           coalesce(btrim(split_part(lower(e.content_type), ';', 1))
+                    = 'application/x-www-form-urlencoded', false)
     FROM unnest(p_events) e;
 
     FOR v_source IN SELECT DISTINCT e.source FROM _qdx_events e ORDER BY 1 LOOP
@@ -195,12 +206,16 @@ BEGIN
         FROM (SELECT DISTINCT e.source FROM _qdx_events e) s
     ), outcome AS (
         SELECT e.org_id, e.event_id, e.source, e.event_type, e.received_at,
-               CASE WHEN fl.reason IS NOT NULL OR (NOT e.parsed AND n.fn IS NOT NULL)
+               CASE WHEN fl.reason IS NOT NULL
+                         OR (NOT e.parsed AND NOT e.form AND n.fn IS NOT NULL)
                         THEN 'failed'
                     WHEN sd.event_id IS NOT NULL THEN 'normalized'
                     ELSE 'ignored' END AS status,
                CASE WHEN fl.reason IS NOT NULL THEN fl.reason
                     WHEN n.fn IS NULL THEN 'no normalizer for ' || e.source
+                    WHEN NOT e.parsed AND e.form
+                        THEN 'form-encoded body: not used by the ' || e.source
+                             || ' normalizer'
                     WHEN NOT e.parsed THEN 'body is not a JSON document'
                     WHEN sd.event_id IS NULL
                         THEN 'nothing in ' || e.event_type || ' is used by the model'
