@@ -162,3 +162,15 @@ SELECT identity.end_membership(auth.org_id(%(org)s), %(team)s, %(person_id)s, %(
 -- A team's members at a moment.
 SELECT person_id, display_name, primary_email, role, since, until
 FROM identity.team_members_at(auth.org_id(%(org)s), %(team)s, %(at)s)
+
+-- identity_stale_tables --
+-- The tables identity resolution joins whose statistics lag their changes by more than
+-- a thousand rows. Absolute, not autovacuum's share of the table: in a table shared by
+-- many orgs a new org's rows are a small share, and until they are sampled the planner
+-- takes the org for one row and scans all of it for every probe.
+SELECT quote_ident(schemaname) || '.' || quote_ident(relname)
+FROM pg_stat_user_tables
+WHERE (schemaname, relname) IN (('core', 'actors'), ('identity', 'keys'),
+                                ('identity', 'links'), ('identity', 'persons'))
+  AND n_mod_since_analyze > 1000
+ORDER BY 1

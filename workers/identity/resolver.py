@@ -533,6 +533,10 @@ def resolve(conn: Conn, org_id: UUID, *, everything: bool = False, limit: int = 
         conn.execute(QUERIES["identity_refresh_keys"], {**org, "actors": seeds})
         fresh = _load(conn, org_id, seeds)
         _write_block_keys(conn, org_id, {a: acc.profile() for a, acc in fresh.items()})
+        # A new org or a backfill changes these tables faster than autovacuum re-samples
+        # them, and joins planned on stale row counts go quadratic: re-sample first.
+        for (table,) in conn.execute(QUERIES["identity_stale_tables"]).fetchall():
+            conn.execute(f"ANALYZE {table}")  # a name from pg_stat_user_tables
 
         if everything:
             scope, accounts = seeds, fresh
