@@ -44,7 +44,7 @@ from workers.identity.matcher import (
     estimate,
     profile,
 )
-from workers.identity.names import block_keys, handle, is_role_mailbox
+from workers.identity.names import block_keys, is_role_mailbox
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ class _Cluster:
     seeds: set[str]  # the phase-1 roots it contains
     tools: set[str]  # providers of its accounts, git identities aside (people have several)
     mailboxes: dict[str, set[str]]  # company domain -> personal mailboxes there
-    handles: set[str]  # logins and mailbox local parts, letters and digits only
+    logins: set[str]  # lower-cased logins (the local part when a login is an address)
 
 
 # Mail providers anyone can sign up to: an address there says nothing about an employer.
@@ -146,11 +146,6 @@ def _directory_subject(a: Account) -> set[str]:
     return {a.sso} if a.sso and a.actor_id.endswith(":" + a.sso) else set()
 
 
-def _handles(a: Account) -> set[str]:
-    out = {handle(a.login)} if a.login else set()
-    return out | {handle(e.split("@", 1)[0].split("+", 1)[0]) for e in a.emails}
-
-
 class _Graph:
     """Union-find over accounts with the attributes that decide whether two clusters may
     join."""
@@ -172,7 +167,7 @@ class _Graph:
                 {a.actor_id},
                 {a.provider} if a.provider != "git" else set(),
                 company_mailboxes(a.emails),
-                _handles(a),
+                {a.login.lower().split("@", 1)[0]} if a.login else set(),
             )
             for a in accounts.values()
         }
@@ -204,6 +199,14 @@ class _Graph:
             and not (x.apart & y.members)
         )
 
+    def matchable(self, ra: str, rb: str) -> bool:
+        """Whether the matcher may join two clusters: they are compatible, hold no two
+        mailboxes of one company that differ, and no two accounts of one tool (a person
+        has one account per tool; git identities aside)."""
+        return (self.compatible(ra, rb, MATCHER_STRENGTH)
+                and not self.distinct_mailboxes(ra, rb)
+                and not self.info[ra].tools & self.info[rb].tools)  # fmt: skip
+
     def distinct_mailboxes(self, ra: str, rb: str) -> bool:
         """Whether both clusters have personal mailboxes at one company domain and share
         none there: a company gives two people of the same name two addresses
@@ -212,11 +215,9 @@ class _Graph:
         for d in x.mailboxes.keys() & y.mailboxes.keys():
             if x.mailboxes[d] & y.mailboxes[d]:
                 continue
-            # Unless one side names the other's mailbox as its login (a surname change:
+            # Unless one side's login is the other's mailbox, exactly (a surname change:
             # the chat login stayed svetlana.kuznetsova when the mail became .ivanova).
-            theirs = {handle(b) for b in y.mailboxes[d]}
-            mine = {handle(b) for b in x.mailboxes[d]}
-            if not (x.handles & theirs or y.handles & mine):
+            if not (x.logins & y.mailboxes[d] or y.logins & x.mailboxes[d]):
                 return True
         return False
 
@@ -234,7 +235,7 @@ class _Graph:
         x.apart |= y.apart
         x.seeds |= y.seeds
         x.tools |= y.tools
-        x.handles |= y.handles
+        x.logins |= y.logins
         for domain, boxes in y.mailboxes.items():
             x.mailboxes.setdefault(domain, set()).update(boxes)
         x.automation = x.automation or y.automation
@@ -310,20 +311,16 @@ def cluster(
                     for x in s1 for y in s2), default=0.0)  # fmt: skip
 
     def rival(side: str, other: str, odds: float) -> str | None:
-        # Another cluster that fits `side` nearly as well as `other` does, and cannot be
-        # the same person as `other` too: the two may not join (different directory
-        # subjects, employee ids or company mailboxes), or they hold accounts of one tool
-        # (two accounts of one tool fitting one person means one is someone else) and do
-        # not match each other. Returns an account of it.
+        # Another cluster that fits `side` nearly as well as `other` does and is not
+        # itself the same person as `other` (it may not join it, or does not match it
+        # well enough to): then `side` fits two people, and choosing is a guess.
+        # Returns an account of it.
         for seed in sorted(g.info[side].seeds):
             for w, q, q_odds in near[seed]:
                 rw = g.find(w)
                 if rw in (side, other) or q < t.review or q_odds < odds - t.margin_bits:
                     continue
-                if (not g.compatible(rw, other, MATCHER_STRENGTH)
-                        or g.distinct_mailboxes(rw, other)
-                        or (g.info[rw].tools & g.info[other].tools
-                            and direct(rw, other) < t.auto)):  # fmt: skip
+                if (not g.matchable(rw, other) or direct(rw, other) < t.auto):  # fmt: skip
                     return w
         return None
 
@@ -337,8 +334,7 @@ def cluster(
         undecided = {}
         for (x, y), (p, a, b, vector) in ordered:
             ra, rb = g.find(x), g.find(y)
-            if (ra == rb or not g.compatible(ra, rb, MATCHER_STRENGTH)
-                    or g.distinct_mailboxes(ra, rb)):  # fmt: skip
+            if ra == rb or not g.matchable(ra, rb):
                 continue
             evidence = {"probability": round(p, 6), "comparisons": describe(vector)}
             odds = bits[(x, y)]
