@@ -10,7 +10,7 @@ import logging
 import signal
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from types import FrameType
 from typing import Any
 from uuid import UUID
@@ -26,6 +26,7 @@ from qdx import logs, people
 from qdx.console import connection as _connection
 from qdx.console import err as _err
 from qdx.console import migrated as _migrated
+from qdx.console import moment as _moment
 from qdx.console import out as _out
 from qdx.errors import InvalidInput, UserError
 from qdx.settings import Settings, default_public_url
@@ -372,13 +373,7 @@ def cmd_client_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _parse_since(text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        since = datetime.fromisoformat(text)
-    except ValueError:
-        raise InvalidInput(f"bad --since {text!r}: use an ISO date such as 2026-09-01") from None
-    return since if since.tzinfo else since.replace(tzinfo=UTC)
+    return _moment(text, "--since")
 
 
 def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:

@@ -6,13 +6,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 
 from db.connect import open_database
 from db.errors import mapped_errors
-from qdx.errors import UserError
+from qdx.errors import InvalidInput, UserError
 from qdx.settings import Settings
 
 
@@ -47,3 +48,15 @@ def connection(settings: Settings) -> Iterator[psycopg.Connection[Any]]:
         mapped_errors(),
     ):
         yield conn
+
+
+def moment(text: str | None, flag: str) -> datetime | None:
+    """An ISO date or time given to a flag (UTC unless it says otherwise), or a clear
+    error."""
+    if text is None:
+        return None
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"bad {flag} {text!r}: use an ISO date such as 2026-09-01") from None
+    return at if at.tzinfo else at.replace(tzinfo=UTC)

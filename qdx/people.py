@@ -11,7 +11,7 @@ from typing import Any
 from uuid import UUID
 
 from db.queries import QUERIES
-from qdx.console import connection, out
+from qdx.console import connection, moment, out
 from qdx.errors import InvalidInput, NotFound
 from qdx.settings import Settings
 from workers.identity.resolver import resolve
@@ -24,16 +24,6 @@ def _by() -> str:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):
         return "cli"
-
-
-def _moment(text: str | None, flag: str) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        at = datetime.fromisoformat(text)
-    except ValueError:
-        raise InvalidInput(f"bad {flag} {text!r}: use an ISO date such as 2026-09-01") from None
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def _value(conn: Any, query: str, **params: Any) -> Any:
@@ -206,8 +196,8 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_team_add_member(args: argparse.Namespace, settings: Settings) -> int:
-    start = _moment(args.start, "--from")
-    end = _moment(args.end, "--to")
+    start = moment(args.start, "--from")
+    end = moment(args.end, "--to")
     with connection(settings) as conn:
         person = _person(conn, args.org, args.who)
         _value(conn, "team_add_member", org=args.org, team=args.team, person_id=person,
@@ -218,7 +208,7 @@ def cmd_team_add_member(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_team_end_member(args: argparse.Namespace, settings: Settings) -> int:
-    at = _moment(args.at, "--at")
+    at = moment(args.at, "--at")
     with connection(settings) as conn:
         person = _person(conn, args.org, args.who)
         _value(conn, "team_end_member", org=args.org, team=args.team, person_id=person, at=at)
@@ -227,7 +217,7 @@ def cmd_team_end_member(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_team_members(args: argparse.Namespace, settings: Settings) -> int:
-    at = _moment(args.at, "--at") or datetime.now(UTC)
+    at = moment(args.at, "--at") or datetime.now(UTC)
     with connection(settings) as conn:
         rows = conn.execute(QUERIES["team_members_at"],
                             {"org": args.org, "team": args.team, "at": at}).fetchall()  # fmt: skip

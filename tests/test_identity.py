@@ -11,8 +11,8 @@ import psycopg
 import pytest
 
 from qdx.cli import main
+from qdx.console import moment
 from qdx.errors import InvalidInput
-from qdx.people import _moment
 from tests.identity_helpers import Acct, add, link, make_org, partition, person_of, run, same
 from tests.normalize_helpers import accept, normalize, sample
 from tests.normalize_helpers import make_org as make_org_with_endpoint
@@ -492,7 +492,7 @@ def test_cli_people_show_lists_every_account_and_why(qdx_env: str, capsys: Any) 
     assert main(["people", "show", "acme", "nobody@acme.io"]) == 2
     assert "no person in acme matches" in capsys.readouterr().err
     with pytest.raises(InvalidInput):
-        _moment("yesterday", "--from")
+        moment("yesterday", "--from")
 
 
 def test_activity_is_read_for_co_activity(conn: Conn, org: Any) -> None:
