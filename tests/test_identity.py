@@ -76,6 +76,7 @@ def test_noreply_address_is_decoded_to_its_account(
         ("jane.doe@acme.io", "janedoe@acme.io", False),  # dots matter outside Gmail
         ("dev@acme.io", "dev@acme.io", False),  # a role mailbox identifies nobody
         ("jane@Janes-MacBook-Pro.local", "jane@janes-macbook-pro.local", False),  # laptop
+        ("helga.novak@demo.example", "Helga.Novak@demo.example", True),  # the demo's domain
     ],
 )
 def test_email_rule(conn: Conn, org: Any, a: str, b: str, linked: bool) -> None:

@@ -52,7 +52,7 @@ RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     )
     SELECT local || '@' || domain FROM c
     WHERE local <> ''
-      AND domain !~ '(^|\.)(local|localdomain|localhost|lan|home|internal|invalid|example)$'
+      AND domain !~ '(^|\.)(local|localdomain|localhost|lan|home|internal|invalid)$'
       AND domain !~ '(^|\.)noreply\.'
       AND NOT identity.is_role_mailbox(local)
 $$;
