@@ -12,11 +12,16 @@ share a key or a person with, and the matcher's candidates for them) and cluster
    people equally well is a question for a person, not a guess); pairs in the band
    [`review`, `auto`) go to the review queue; below `review` nothing happens.
 
-A join is refused when it would put two SSO subjects or two employee ids that share
-nothing in one person, mix an automation with a human, contradict an admin's 'apart'
-decision or pin two persons together. Each cluster keeps the person most of its accounts
-already had (or its pin), so ids are stable; the result is written by identity.apply as
-one operation with its link history.
+A join is refused when it would pin two persons together or contradict an admin's
+'apart' decision; weak evidence (a shared login, the matcher) never joins two directory
+records or employee numbers, and email or weaker never joins an automation and a human.
+The matcher also never joins two different mailboxes at one company domain or two
+accounts of one tool. Each cluster keeps the person most of its accounts already had (or
+its pin), so ids are stable; the result is written by identity.apply as one operation
+with its link history. Matcher pairs are tried again after each pass of joins until a
+pass joins nothing (a join can settle what made an earlier pair ambiguous). A full pass
+over an org (`everything`) is a function of its accounts and decisions; passes over
+arriving accounts are more cautious and can differ until the next full pass.
 """
 
 from __future__ import annotations
