@@ -16,6 +16,7 @@ from qdx.errors import InvalidInput
 from tests.identity_helpers import Acct, add, link, make_org, partition, person_of, run, same
 from tests.normalize_helpers import accept, normalize, sample
 from tests.normalize_helpers import make_org as make_org_with_endpoint
+from workers.identity.names import ROLE_WORDS, is_role_mailbox
 from workers.identity.resolver import resolve_pending
 
 Conn = psycopg.Connection[Any]
@@ -86,6 +87,16 @@ def test_email_rule(conn: Conn, org: Any, a: str, b: str, linked: bool) -> None:
     assert same(conn, org, "git:x", "linear:u1") is linked
     if linked:
         assert link(conn, org, "linear:u1")["method"] == "email"
+
+
+def test_role_mailboxes_are_judged_alike_in_sql_and_python(conn: Conn) -> None:
+    words = conn.execute("SELECT identity.role_words()").fetchone()
+    assert words is not None
+    assert frozenset(words[0]) == ROLE_WORDS
+    for local in ("dev", "platform-team", "mobile.dev", "no-reply", "noreply-github", "ci",
+                  "jane", "dev.patel", "team7", "_dev", "jane.doe+ci"):  # fmt: skip
+        row = conn.execute("SELECT identity.is_role_mailbox(%s)", (local,)).fetchone()
+        assert row == (is_role_mailbox(local),), local
 
 
 def test_same_login_links_only_within_a_login_group(conn: Conn, org: Any) -> None:

@@ -11,7 +11,6 @@ review queue are not automatic and do not count.
 from __future__ import annotations
 
 import hashlib
-import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -122,9 +121,3 @@ def score(conn: Conn, org_id: UUID, accounts: Iterable[Account], examples: int =
     result.false_links = [(a, b, f"{method[a]}/{method[b]}") for a, b in wrong[:examples]]
     result.missed = sorted(true_pairs - predicted_pairs)[:examples]
     return result
-
-
-def timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
-    started = time.perf_counter()
-    value = fn(*args, **kwargs)
-    return value, time.perf_counter() - started

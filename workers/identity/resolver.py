@@ -459,53 +459,54 @@ def _pairs(conn: Conn, name: str, org_id: UUID, actors: list[str]) -> list[tuple
     return conn.execute(QUERIES[name], {"org_id": org_id, "actors": actors}).fetchall()
 
 
-def latest_model(conn: Conn, org_id: UUID) -> Model | None:
-    params = _one(conn, "identity_latest_model", {"org_id": org_id})
-    return Model.from_params(params) if params else None
+Compared = list[tuple[str, str, tuple[int | None, ...]]]
 
 
-def train(conn: Conn, org_id: UUID, accounts: dict[str, Account] | None = None,
-          pairs: list[tuple[Any, ...]] | None = None) -> Model:  # fmt: skip
-    """Estimate the matcher's parameters by EM from every candidate pair of an
-    organization (its blocking keys must be current) and store them; the defaults when
-    there are too few pairs to estimate from. `accounts` and `pairs` spare reading them
-    again when the caller has all of them."""
-    if accounts is None:
-        rows = conn.execute(QUERIES["identity_all_actors"], {"org_id": org_id})
-        accounts = _load(conn, org_id, [r[0] for r in rows])
-    profiles = {a: acc.profile() for a, acc in accounts.items() if not acc.automation}
-    if pairs is None:
-        pairs = _pairs(conn, "identity_block_pairs", org_id, list(profiles))
-    vectors = [compare(profiles[a], profiles[b]) for a, b in pairs
-               if a in profiles and b in profiles]  # fmt: skip
+def _compare(profiles: dict[str, Profile], pairs: Iterable[tuple[Any, ...]]) -> Compared:
+    """The comparison vector of each candidate pair of these profiles."""
+    return [(a, b, compare(profiles[a], profiles[b])) for a, b in pairs
+            if a in profiles and b in profiles]  # fmt: skip
+
+
+def _fit(conn: Conn, org_id: UUID, compared: Compared, accounts: int) -> Model:
+    """Estimate the matcher's parameters by EM from an organization's compared candidate
+    pairs and store them; the defaults when there are too few pairs to estimate from."""
+    vectors = [v for _a, _b, v in compared]
     if len(vectors) < MIN_TRAINING_PAIRS:
         return Model.default()
     model = estimate(vectors, Model.default())
     conn.execute(QUERIES["identity_store_model"], {
         "org_id": org_id, "pairs": len(vectors),
-        "params": json.dumps({**model.params(), "accounts": len(accounts)}),
+        "params": json.dumps({**model.params(), "accounts": accounts}),
     })  # fmt: skip
     return model
 
 
-def _needs_training(conn: Conn, org_id: UUID) -> bool:
-    """No model estimated from data yet, or the organization has at least doubled its
-    accounts since."""
+def train(conn: Conn, org_id: UUID) -> Model:
+    """Estimate the matcher from every candidate pair of an organization (its blocking
+    keys must be current)."""
+    rows = conn.execute(QUERIES["identity_all_actors"], {"org_id": org_id})
+    accounts = _load(conn, org_id, [r[0] for r in rows])
+    profiles = {a: acc.profile() for a, acc in accounts.items() if not acc.automation}
+    pairs = _pairs(conn, "identity_block_pairs", org_id, list(profiles))
+    return _fit(conn, org_id, _compare(profiles, pairs), len(accounts))
+
+
+def _model(conn: Conn, org_id: UUID) -> Model | None:
+    """The model last estimated for an organization, unless there is none or the
+    organization has at least doubled its accounts since (then it is estimated again)."""
     params = _one(conn, "identity_latest_model", {"org_id": org_id})
-    count = int(_one(conn, "identity_actor_count", {"org_id": org_id}) or 0)
     if not params:
-        return True
-    return count >= max(2 * int(params.get("accounts", 0)), 100)
+        return None
+    count = int(_one(conn, "identity_actor_count", {"org_id": org_id}) or 0)
+    if count >= max(2 * int(params.get("accounts", 0)), 100):
+        return None
+    return Model.from_params(params)
 
 
-def _score(model: Model, profiles: dict[str, Profile], pairs: Iterable[tuple[Any, ...]]
+def _score(model: Model, compared: Compared
            ) -> list[tuple[str, str, float, tuple[int | None, ...], float]]:  # fmt: skip
-    out = []
-    for a, b in pairs:
-        if a in profiles and b in profiles:
-            vector = compare(profiles[a], profiles[b])
-            out.append((a, b, model.probability(vector), vector, model.log_odds(vector)))
-    return out
+    return [(a, b, model.probability(v), v, model.log_odds(v)) for a, b, v in compared]
 
 
 def resolve(conn: Conn, org_id: UUID, *, everything: bool = False, limit: int = 5000,
@@ -543,18 +544,18 @@ def resolve(conn: Conn, org_id: UUID, *, everything: bool = False, limit: int = 
             scope, accounts = seeds, fresh
         else:
             scope = list(_one(conn, "identity_scope", {**org, "actors": seeds}) or seeds)
-            accounts = _load(conn, org_id, scope)
+            accounts = {**fresh, **_load(conn, org_id, [a for a in scope if a not in fresh])}
         edges = _pairs(conn, "identity_rule_edges", org_id, scope)
         humans = {a: acc.profile() for a, acc in accounts.items() if not acc.automation}
         pairs = _pairs(conn, "identity_block_pairs", org_id, list(humans))
 
-        model = latest_model(conn, org_id)
+        compared = _compare(humans, pairs)
         if everything:
-            model = train(conn, org_id, accounts, pairs)
-        elif model is None or _needs_training(conn, org_id):
-            model = train(conn, org_id)
+            model = _fit(conn, org_id, compared, len(accounts))
+        else:
+            model = _model(conn, org_id) or train(conn, org_id)
         out.model = model.params()
-        scored = _score(model, humans, pairs)
+        scored = _score(model, compared)
         apart = _pairs(conn, "identity_apart_pairs", org_id, scope)
         result = cluster(accounts, edges, scored, apart, thresholds)
         out.op_id = _one(conn, "identity_apply", {
