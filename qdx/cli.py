@@ -23,6 +23,7 @@ from db.connect import Database, check_server, embedded_for, open_database
 from db.migrate import MigrateResult, migrate, pending
 from db.queries import QUERIES
 from qdx import logs, people
+from qdx import metrics as metrics_cli
 from qdx.console import connection as _connection
 from qdx.console import err as _err
 from qdx.console import migrated as _migrated
@@ -587,6 +588,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("list", cmd_team_list, "show an org's team tree", team)
     p.add_argument("org")
     people.register(sub, command, team)
+    metrics_cli.register(sub, command)
 
     source = sub.add_parser("source", help="webhook endpoints").add_subparsers(
         dest="action", required=True

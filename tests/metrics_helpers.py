@@ -96,8 +96,9 @@ class World:
             (self.org, slug, slug.title(), self.teams.get(parent) if parent else None),
         ).fetchone()
         assert row is not None
-        self.teams[slug] = row[0]
-        return row[0]
+        team: UUID = row[0]
+        self.teams[slug] = team
+        return team
 
     def member(self, team: str, person: UUID, since: datetime,
                until: datetime | None = None) -> None:  # fmt: skip
@@ -290,4 +291,3 @@ class World:
                 ).fetchall()
             ]
         return out
-

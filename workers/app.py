@@ -6,7 +6,7 @@ import procrastinate
 
 from workers.tasks import blueprint
 
-QUEUES = ("default", "maintenance")
+QUEUES = ("default", "maintenance", "metrics")
 
 
 def make_app(conninfo: str) -> procrastinate.App:

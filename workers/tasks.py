@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from typing import Any
 
 from procrastinate import Blueprint, JobContext
+from procrastinate.exceptions import AlreadyEnqueued
 
 from db.queries import QUERIES
 
 blueprint = Blueprint()
+log = logging.getLogger(__name__)
 
 # Finished jobs older than this are deleted (failed ones are kept for inspection).
 JOB_RETENTION_HOURS = 24 * 14
@@ -51,3 +55,35 @@ async def prune_ingest_archive(context: JobContext, timestamp: int) -> None:
     await connector.execute_query_async(
         QUERIES["prune_ingest_archive"], days=ARCHIVE_RETENTION_DAYS
     )
+
+
+# Metric refreshes have their own queue, so a long rebuild never holds back maintenance.
+# The marks' trigger defers one job per org, two seconds ahead, so a burst of normalized
+# batches is refreshed once (sql/metrics/40_marks.sql).
+METRICS_QUEUE = "metrics"
+
+
+@blueprint.task(name="refresh_metrics", queue=METRICS_QUEUE, pass_context=True)
+async def refresh_metrics(context: JobContext, org_id: str) -> None:
+    """Recompute the metric units of one org that its pending marks reach."""
+    connector: Any = context.app.connector
+    row = await connector.execute_query_one_async(QUERIES["metrics_refresh"], org_id=org_id)
+    log.info("metrics refreshed", extra={"org_id": org_id, "result": row["result"]})
+
+
+@blueprint.periodic(cron="*/5 * * * *", periodic_id="refresh_metrics_pending")
+@blueprint.task(
+    name="refresh_metrics_pending", queue="maintenance", queueing_lock="metrics_pending",
+    pass_context=True,
+)  # fmt: skip
+async def refresh_metrics_pending(context: JobContext, timestamp: int) -> None:
+    """Every 5 minutes, ask for a refresh of each org whose metrics are behind (marks
+    left by a writer that did not defer a job, identity changes, a new engine version)."""
+    connector: Any = context.app.connector
+    rows = await connector.execute_query_all_async(QUERIES["metrics_pending_orgs"])
+    for row in rows:
+        org_id = str(row["org_id"])
+        with contextlib.suppress(AlreadyEnqueued):
+            await refresh_metrics.configure(
+                lock=f"metrics:{org_id}", queueing_lock=f"metrics:{org_id}"
+            ).defer_async(org_id=org_id)

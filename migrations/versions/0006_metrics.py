@@ -212,9 +212,12 @@ CREATE TABLE metrics.failure_links (
     opened_at     timestamptz NOT NULL,
     recovered_at  timestamptz,
     CONSTRAINT failure_links_pkey PRIMARY KEY (org_id, mode, cause_kind, cause_id, deploy_id),
-    CONSTRAINT failure_links_mode_check CHECK (mode IN ('default', 'devlake', 'fourkeys', 'middleware')),
-    CONSTRAINT failure_links_cause_kind_check CHECK (cause_kind IN ('incident', 'rollback', 'revert')),
-    CONSTRAINT failure_links_rule_check CHECK (rule IN ('explicit', 'rollback', 'window', 'latest_prior'))
+    CONSTRAINT failure_links_mode_check CHECK (
+        mode IN ('default', 'devlake', 'fourkeys', 'middleware')),
+    CONSTRAINT failure_links_cause_kind_check CHECK (
+        cause_kind IN ('incident', 'rollback', 'revert')),
+    CONSTRAINT failure_links_rule_check CHECK (
+        rule IN ('explicit', 'rollback', 'window', 'latest_prior'))
 );
 CREATE INDEX failure_links_org_id_deploy_id_idx ON metrics.failure_links (org_id, mode, deploy_id);
 

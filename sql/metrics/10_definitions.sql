@@ -12,7 +12,7 @@ INSERT INTO metrics.definitions (metric, unit, better, version, unit_of, definit
 ('change_lead_time', 'hours', 'lower', 1, 'change',
  'Per merged change: first commit authored (from the change''s own commits, so squash merges keep it) to the finish of the first successful production deployment that shipped it.'),
 ('change_failure_rate', 'ratio', 'lower', 1, 'deploy',
- 'Deployments with at least one attributed failure divided by deployments. Failures: incidents, attributed by (1) an explicit link (the incident names the deploy, commit or change), (2) a rollback of a deployment of its service after it opened, within the window, (3) the latest deployment of its service that finished before it opened, within the window (72 h by default); and rollbacks and reverts themselves.'),
+ 'Deployments with at least one attributed failure divided by deployments. Failures: incidents, attributed by (1) an explicit link (the incident names the deploy, commit or change), (2) the deployment a rollback of its service undid while it was open, within the window, (3) the latest deployment of its service that finished before it opened, within the window (72 h by default); and rollbacks and reverts themselves.'),
 ('failed_deployment_recovery_time', 'hours', 'lower', 1, 'deploy',
  'Per failed deployment: its finish to the end of its last attributed failure (the incident''s resolution, or an earlier remediating hotfix or rollback deployment; a rollback''s finish; a revert''s deployment).'),
 ('time_to_restore', 'hours', 'lower', 1, 'incident',

@@ -23,8 +23,9 @@ RETURNS TABLE (team_id uuid, ancestor_id uuid) LANGUAGE sql STABLE AS $$
 $$;
 
 -- Successful production deployments. shipped_until is the merge time of the change whose
--- merge commit the deploy ships (else its start): it ships the changes merged up to then,
--- as core.deploy_changes says.
+-- merge commit the deploy ships (else its start), never after the deploy finished: it
+-- ships the changes merged up to then, as core.deploy_changes says. A start recorded
+-- after the finish (clock skew, a status event out of order) is taken as the finish.
 CREATE OR REPLACE FUNCTION metrics.put_deploys(p_org uuid, p_ids text[])
 RETURNS void LANGUAGE sql AS $$
     DELETE FROM metrics.deploy_units u
@@ -34,13 +35,14 @@ RETURNS void LANGUAGE sql AS $$
     INSERT INTO metrics.deploy_units (org_id, deploy_id, service, repo_id, environment,
                                       started_at, finished_at, shipped_until, commit_sha,
                                       is_rollback, is_hotfix)
-    SELECT d.org_id, d.deploy_id, d.service, d.repo_id, d.environment, d.started_at,
-           d.finished_at,
+    SELECT d.org_id, d.deploy_id, d.service, d.repo_id, d.environment,
+           least(d.started_at, d.finished_at), d.finished_at,
            CASE WHEN d.repo_id IS NOT NULL AND d.kind <> 'release' THEN
-               coalesce((SELECT max(c.merged_at) FROM core.changes c
-                         WHERE c.org_id = d.org_id AND c.merge_commit_sha = d.commit_sha
-                           AND c.repo_id = d.repo_id),
-                        d.started_at, d.finished_at)
+               least(coalesce((SELECT max(c.merged_at) FROM core.changes c
+                               WHERE c.org_id = d.org_id AND c.merge_commit_sha = d.commit_sha
+                                 AND c.repo_id = d.repo_id),
+                              d.started_at, d.finished_at),
+                     d.finished_at)
            END,
            d.commit_sha, d.is_rollback, d.is_hotfix
     FROM (SELECT DISTINCT id FROM unnest(p_ids) AS i (id)) i
@@ -199,7 +201,7 @@ $$;
 -- Failures attributed to deployments, for every attribution mode:
 -- - default: an incident goes to (1) the deployments it names, explicitly or through a
 --   commit or change they shipped; else (2) the deployment a rollback of its service
---   undid, when the rollback started after the incident opened and within the window;
+--   undid, when the rollback started while the incident was open, within the window;
 --   else (3) the latest deployment of its service that finished before it opened, within
 --   the window. Rollback deployments and merged reverts are failures of what they undo.
 -- - devlake: an incident goes to the latest deployment of its service that finished
@@ -229,7 +231,7 @@ BEGIN
     WHERE l.org_id = p_org AND l.cause_kind = 'revert' AND l.cause_id = i.id;
 
     WITH inc AS (
-        SELECT iu.incident_id, iu.service, iu.opened_at,
+        SELECT iu.incident_id, iu.service, iu.opened_at, iu.resolved_at,
                least(iu.resolved_at,
                      (SELECT min(d.finished_at) FROM metrics.rework_links rl
                       JOIN metrics.deploy_units d
@@ -279,8 +281,9 @@ BEGIN
             FROM metrics.deploy_units r
             WHERE r.org_id = p_org AND r.service = inc.service AND r.is_rollback
               AND r.finished_at >= inc.opened_at
-              AND coalesce(r.started_at, r.finished_at) BETWEEN inc.opened_at
-                                                            AND inc.opened_at + v_window
+              AND coalesce(r.started_at, r.finished_at)
+                  BETWEEN inc.opened_at
+                      AND least(inc.opened_at + v_window, coalesce(inc.resolved_at, 'infinity'))
             ORDER BY r.finished_at, r.deploy_id
             LIMIT 1
         ) rb

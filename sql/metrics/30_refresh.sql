@@ -26,7 +26,7 @@ DECLARE
     v_reverts  text[];
 BEGIN
     -- One refresh of an org at a time; marks made meanwhile wait for the next one.
-    PERFORM pg_advisory_xact_lock(hashtext('qdx.metrics'), hashtext(p_org::text));
+    PERFORM pg_advisory_xact_lock(core.org_lock_key(p_org, 'metrics'));
 
     SELECT * INTO v_state FROM metrics.state WHERE org_id = p_org FOR UPDATE;
     IF NOT FOUND OR v_state.version <> metrics.engine_version() THEN
@@ -57,10 +57,12 @@ BEGIN
     END IF;
     IF EXISTS (SELECT FROM jsonb_array_elements(v_marks) m WHERE m->>'kind' = 'org') THEN
         PERFORM metrics.mark_all(p_org, NULL);
+        WITH claimed AS (
+            DELETE FROM metrics.dirty WHERE org_id = p_org RETURNING kind, key, since
+        )
         SELECT v_marks || coalesce(jsonb_agg(jsonb_build_object('kind', kind, 'key', key,
                                                                 'since', since)), '[]')
-        INTO v_marks
-        FROM (DELETE FROM metrics.dirty WHERE org_id = p_org RETURNING kind, key, since) d;
+        INTO v_marks FROM claimed;
     END IF;
 
     SELECT coalesce((SELECT incident_window FROM metrics.settings WHERE org_id = p_org),
@@ -291,7 +293,7 @@ $$;
 CREATE OR REPLACE FUNCTION metrics.rebuild(p_org uuid, p_since timestamptz DEFAULT NULL)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM pg_advisory_xact_lock(hashtext('qdx.metrics'), hashtext(p_org::text));
+    PERFORM pg_advisory_xact_lock(core.org_lock_key(p_org, 'metrics'));
     PERFORM metrics.mark_all(p_org, p_since);
     IF p_since IS NULL THEN
         PERFORM metrics.mark(p_org, 'actor', a.actor_id)
@@ -303,8 +305,21 @@ BEGIN
 END
 $$;
 
--- Orgs with pending marks, oldest first.
+-- Orgs whose units are behind: pending marks, identity changes not yet taken into
+-- account, no refresh yet while core has rows, or units of another engine version.
 CREATE OR REPLACE FUNCTION metrics.pending_orgs()
-RETURNS TABLE (org_id uuid, marks bigint, oldest timestamptz) LANGUAGE sql STABLE AS $$
-    SELECT org_id, count(*), min(marked_at) FROM metrics.dirty GROUP BY org_id ORDER BY 3
+RETURNS TABLE (org_id uuid, reason text) LANGUAGE sql STABLE AS $$
+    SELECT d.org_id, 'marks' FROM metrics.dirty d GROUP BY d.org_id
+    UNION
+    SELECT s.org_id, 'identity' FROM metrics.state s
+    WHERE EXISTS (SELECT FROM identity.person_changes pc
+                  WHERE pc.org_id = s.org_id AND pc.seq > s.person_seq)
+    UNION
+    SELECT s.org_id, 'version' FROM metrics.state s WHERE s.version <> metrics.engine_version()
+    UNION
+    SELECT o.org_id, 'new' FROM auth.orgs o
+    WHERE NOT EXISTS (SELECT FROM metrics.state s WHERE s.org_id = o.org_id)
+      AND (EXISTS (SELECT FROM core.changes c WHERE c.org_id = o.org_id)
+           OR EXISTS (SELECT FROM core.deploys d WHERE d.org_id = o.org_id)
+           OR EXISTS (SELECT FROM core.incidents i WHERE i.org_id = o.org_id))
 $$;
