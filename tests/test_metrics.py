@@ -441,3 +441,24 @@ def test_the_refresh_job_runs_after_normalization_commits(database: str) -> None
         units = conn.execute("SELECT change_id FROM metrics.change_units").fetchall()
     assert status == [("succeeded",)]
     assert units == [("c1",)]
+
+
+def test_the_worked_example_of_the_metrics_docs(w: World) -> None:
+    """docs/metrics.md, "Worked example": the same rows give the numbers it states."""
+    w.change("c1", first_commit=at(0), opened=at(0, 2), first_response=at(0, 5),
+             first_review=at(0, 5), approved=at(0, 6), merged=at(1), merge_sha="aaa")  # fmt: skip
+    w.change("c2", first_commit=at(1), opened=at(1, 1), merged=at(2), merge_sha="bbb")
+    w.deploy("d1", at(2, 1), commit="bbb")
+    w.incident("i1", at(2, 3), at(2, 5))
+    w.refresh()
+    shipped = {u["entity_id"]: u["links"][0]["rule"] for u in w.explain("change_lead_time", MARCH)}
+    assert shipped == {"c1": "merge_order", "c2": "commit"}
+    lead = w.series("change_lead_time", MARCH)[0]
+    assert (lead["value"], lead["tier"], lead["tier_year"]) == (37, "high", 2024)
+    assert w.value("deployment_frequency", MARCH) == 1
+    assert w.value("change_failure_rate", MARCH) == 1
+    assert w.value("failed_deployment_recovery_time", MARCH) == hours(4)
+    assert w.value("time_to_restore", MARCH) == hours(2)
+    cycle = {u["entity_id"]: u["value"] for u in w.explain("pr_cycle_time", MARCH)}
+    assert cycle == {"c1": 2940, "c2": 120}
+    assert w.value("pr_cycle_time", MARCH) == 1530
