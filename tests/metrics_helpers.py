@@ -192,15 +192,16 @@ class World:
         status: str = "success",
         rollback: bool = False,
         hotfix: bool = False,
+        shas: tuple[str, ...] = (),
     ) -> str:
         self.conn.execute(
             "INSERT INTO core.deploys (org_id, deploy_id, provider, repo_id, service,"
-            " environment, environment_class, status, commit_sha, is_rollback, is_hotfix,"
-            " started_at, finished_at) VALUES (%s, %s, 'github', %s, %s, %s, %s, %s, %s, %s,"
-            " %s, %s, %s)",
+            " environment, environment_class, status, commit_sha, commit_shas, is_rollback,"
+            " is_hotfix, started_at, finished_at) VALUES (%s, %s, 'github', %s, %s, %s, %s,"
+            " %s, %s, %s, %s, %s, %s, %s)",
             (
                 self.org, deploy_id, repo, service, environment, environment_class, status,
-                commit, rollback, hotfix, started or finished, finished,
+                commit, list(shas), rollback, hotfix, started or finished, finished,
             ),
         )  # fmt: skip
         return deploy_id

@@ -462,3 +462,23 @@ def test_the_worked_example_of_the_metrics_docs(w: World) -> None:
     cycle = {u["entity_id"]: u["value"] for u in w.explain("pr_cycle_time", MARCH)}
     assert cycle == {"c1": 2940, "c2": 120}
     assert w.value("pr_cycle_time", MARCH) == 1530
+
+
+def test_a_deploy_of_several_repositories_ships_each_named_change_once(w: World) -> None:
+    w.repo("github:2", "acme/web")
+    w.change("a1", repo="github:1", first_commit=at(0), merged=at(0, 1), merge_sha="sa")
+    w.change("b1", repo="github:2", first_commit=at(0), merged=at(0, 2), merge_sha="sb")
+    # One release of the platform service ships both repositories' artifacts.
+    w.deploy("rel", at(0, 4), service="platform", commit="sa", shas=("sa", "sb"))
+    w.deploy("sync", at(0, 6), service="gitops", repo=None, shas=("sb",))  # later: not first
+    w.refresh()
+    assert w.value("deployment_frequency", MARCH) == 2
+    assert w.value("deployment_frequency", MARCH, service="platform") == 1
+    units = {u["entity_id"]: u for u in w.explain("change_lead_time", MARCH)}
+    assert {k: u["links"] for k, u in units.items()} == {
+        "a1": [{"entity": "deploy", "id": "rel", "rule": "commit"}],
+        "b1": [{"entity": "deploy", "id": "rel", "rule": "commit"}],
+    }
+    assert units["b1"]["value"] == hours(4)
+    [rel] = [u for u in w.explain("deployment_frequency", MARCH) if u["entity_id"] == "rel"]
+    assert rel["detail"]["changes"] == 2

@@ -91,6 +91,14 @@ class History:
         if op in ("deploy", "finish") and (op == "deploy" or not self.pending):
             repo = rng.choice(list(REPOS))
             sha = rng.choice([s for _, r, s in self.merged if r == repo] or ["none"])
+            # sometimes the artifacts of the other repository ship with it
+            shas = tuple(
+                rng.sample(
+                    [s for _, r, s in self.merged if r != repo],
+                    min(2, sum(r != repo for _, r, _ in self.merged)),
+                )
+            )
+            shas = shas if rng.random() < 0.2 else ()
             finished = None if rng.random() < 0.3 else self.when()
             d = w.deploy(f"d{n}", finished, repo=repo if rng.random() < 0.9 else None,
                          service=REPOS[repo], commit=sha,
@@ -98,7 +106,8 @@ class History:
                          status="success" if finished and rng.random() < 0.85 else
                          ("failure" if finished else "running"),
                          environment_class=rng.choice(["production"] * 4 + ["staging"]),
-                         rollback=rng.random() < 0.1, hotfix=rng.random() < 0.1)  # fmt: skip
+                         rollback=rng.random() < 0.1, hotfix=rng.random() < 0.1,
+                         shas=(sha, *shas))  # fmt: skip
             (self.deploys if finished else self.pending).append(d)
             return "deploy"
         if op == "finish":

@@ -149,7 +149,8 @@ CREATE INDEX change_teams_org_id_change_id_idx ON metrics.change_teams (org_id, 
 CREATE INDEX change_teams_org_id_team_id_deployed_at_idx
     ON metrics.change_teams (org_id, team_id, deployed_at);
 
--- One successful production deployment.
+-- One successful production deployment. commit_shas: every commit it names (its own and
+-- the artifacts of other repositories it ships).
 CREATE TABLE metrics.deploy_units (
     org_id         uuid NOT NULL,
     deploy_id      text NOT NULL,
@@ -160,6 +161,7 @@ CREATE TABLE metrics.deploy_units (
     finished_at    timestamptz NOT NULL,
     shipped_until  timestamptz,
     commit_sha     text,
+    commit_shas    text[] NOT NULL DEFAULT '{}',
     is_rollback    boolean NOT NULL,
     is_hotfix      boolean NOT NULL,
     changes        int NOT NULL DEFAULT 0,
@@ -170,6 +172,7 @@ CREATE INDEX deploy_units_org_id_service_finished_at_idx
     ON metrics.deploy_units (org_id, service, finished_at);
 CREATE INDEX deploy_units_org_id_repo_id_finished_at_idx
     ON metrics.deploy_units (org_id, repo_id, finished_at);
+CREATE INDEX deploy_units_commit_shas_idx ON metrics.deploy_units USING gin (commit_shas);
 
 -- The teams a deployment counts for: those of the changes it shipped, and their ancestors.
 CREATE TABLE metrics.deploy_teams (

@@ -34,7 +34,7 @@ RETURNS void LANGUAGE sql AS $$
 
     INSERT INTO metrics.deploy_units (org_id, deploy_id, service, repo_id, environment,
                                       started_at, finished_at, shipped_until, commit_sha,
-                                      is_rollback, is_hotfix)
+                                      commit_shas, is_rollback, is_hotfix)
     SELECT d.org_id, d.deploy_id, d.service, d.repo_id, d.environment,
            least(d.started_at, d.finished_at), d.finished_at,
            CASE WHEN d.repo_id IS NOT NULL AND d.kind <> 'release' THEN
@@ -44,7 +44,10 @@ RETURNS void LANGUAGE sql AS $$
                               d.started_at, d.finished_at),
                      d.finished_at)
            END,
-           d.commit_sha, d.is_rollback, d.is_hotfix
+           d.commit_sha,
+           ARRAY(SELECT DISTINCT x FROM unnest(d.commit_sha || d.commit_shas) AS x
+                 WHERE x IS NOT NULL ORDER BY x),
+           d.is_rollback, d.is_hotfix
     FROM (SELECT DISTINCT id FROM unnest(p_ids) AS i (id)) i
     JOIN core.deploys d ON d.org_id = p_org AND d.deploy_id = i.id
     WHERE d.status = 'success' AND d.environment_class = 'production'
@@ -52,9 +55,11 @@ RETURNS void LANGUAGE sql AS $$
 $$;
 
 -- Merged changes, with their phases and the first production deployment that shipped
--- them: the earliest-finishing deployment of their repository whose shipped_until is at
--- or after their merge (changes merged into a branch other than the default branch ship
--- with nothing). Deploy units must be current first.
+-- them: the earliest-finishing of the deployments of their repository whose
+-- shipped_until is at or after their merge (a change merged into a branch other than the
+-- default branch ships with none of these) and the deployments that name their merge
+-- commit, whatever their repository (a deploy of several repositories' artifacts, a
+-- GitOps sync of a revision). Deploy units must be current first.
 CREATE OR REPLACE FUNCTION metrics.put_changes(p_org uuid, p_ids text[])
 RETURNS void LANGUAGE sql AS $$
     DELETE FROM metrics.change_units u
@@ -78,7 +83,7 @@ RETURNS void LANGUAGE sql AS $$
            fc.first_comment_at, c.first_review_at, c.approved_at, c.merged_at,
            dep.deploy_id,
            CASE WHEN dep.deploy_id IS NULL THEN NULL
-                WHEN dep.commit_sha = c.merge_commit_sha THEN 'commit'
+                WHEN c.merge_commit_sha = ANY (dep.commit_shas) THEN 'commit'
                 ELSE 'merge_order' END,
            dep.finished_at, dep.service, dep.environment,
            p.coding_s, p.pickup_s, p.review_s,
@@ -104,13 +109,28 @@ RETURNS void LANGUAGE sql AS $$
           AND rv.reviewer_id IS DISTINCT FROM c.author_id AND NOT coalesce(ra.is_bot, false)
     ) fc ON true
     LEFT JOIN LATERAL (
-        SELECT du.deploy_id, du.commit_sha, du.finished_at, du.service, du.environment
-        FROM metrics.deploy_units du
-        WHERE du.org_id = c.org_id AND du.repo_id = c.repo_id
-          AND du.finished_at >= c.merged_at AND du.shipped_until >= c.merged_at
-          AND (r.default_branch IS NULL OR c.base_branch IS NULL
-               OR c.base_branch = r.default_branch)
-        ORDER BY du.finished_at, du.deploy_id
+        SELECT x.* FROM (
+            SELECT du.deploy_id, du.commit_sha, du.commit_shas, du.finished_at, du.service,
+                   du.environment
+            FROM metrics.deploy_units du
+            WHERE du.org_id = c.org_id AND du.repo_id = c.repo_id
+              AND du.finished_at >= c.merged_at AND du.shipped_until >= c.merged_at
+              AND (r.default_branch IS NULL OR c.base_branch IS NULL
+                   OR c.base_branch = r.default_branch)
+            ORDER BY du.finished_at, du.deploy_id
+            LIMIT 1
+        ) x
+        UNION ALL
+        SELECT y.* FROM (
+            SELECT du.deploy_id, du.commit_sha, du.commit_shas, du.finished_at, du.service,
+                   du.environment
+            FROM metrics.deploy_units du
+            WHERE du.commit_shas @> ARRAY[c.merge_commit_sha] AND du.org_id = c.org_id
+              AND du.finished_at >= c.merged_at
+            ORDER BY du.finished_at, du.deploy_id
+            LIMIT 1
+        ) y
+        ORDER BY 4, 1
         LIMIT 1
     ) dep ON true
     CROSS JOIN LATERAL (
@@ -252,9 +272,9 @@ BEGIN
           ON du.org_id = p_org AND tk.kind = 'deploy' AND du.deploy_id = tk.value
         UNION
         SELECT tk.incident_id, du.deploy_id
-        FROM tokens tk JOIN core.deploys d
-          ON d.org_id = p_org AND tk.kind = 'commit' AND d.commit_sha = lower(tk.value)
-        JOIN metrics.deploy_units du ON du.org_id = d.org_id AND du.deploy_id = d.deploy_id
+        FROM tokens tk JOIN metrics.deploy_units du
+          ON tk.kind = 'commit' AND du.commit_shas @> ARRAY[lower(tk.value)]
+         AND du.org_id = p_org
         UNION
         SELECT tk.incident_id, cu.deploy_id
         FROM tokens tk JOIN core.changes c

@@ -116,7 +116,7 @@ BEGIN
     --    first after the deployments of that repository that finished before it (their
     --    shipped_until bounds it); a marked repository's changes from its mark on; an
     --    account's changes (its person or teams moved); the changes the recomputed
-    --    deployments had shipped.
+    --    deployments had shipped, and those whose merge commit they name.
     CREATE TEMP TABLE IF NOT EXISTS metrics_regions (repo_id text, since timestamptz)
         ON COMMIT DROP;
     TRUNCATE metrics_regions;
@@ -164,6 +164,10 @@ BEGIN
         UNION ALL
         SELECT u.change_id FROM unnest(v_deploys) AS i (id)
         JOIN metrics.change_units u ON u.org_id = p_org AND u.deploy_id = i.id
+        UNION ALL
+        SELECT c.change_id FROM unnest(v_deploys) AS i (id)
+        JOIN metrics.deploy_units u ON u.org_id = p_org AND u.deploy_id = i.id
+        JOIN core.changes c ON c.org_id = p_org AND c.merge_commit_sha = ANY (u.commit_shas)
     ) x;
     v_changes := coalesce(v_changes, '{}');
 
@@ -217,9 +221,10 @@ BEGIN
               SELECT array_agg(t) FROM (
                   SELECT 'deploy:' || id AS t FROM unnest(v_deploys2) AS i (id)
                   UNION ALL
-                  SELECT 'commit:' || d.commit_sha FROM unnest(v_deploys2) AS i (id)
+                  SELECT 'commit:' || sha FROM unnest(v_deploys2) AS i (id)
                   JOIN core.deploys d ON d.org_id = p_org AND d.deploy_id = i.id
-                  WHERE d.commit_sha IS NOT NULL
+                  CROSS JOIN unnest(d.commit_sha || d.commit_shas) AS sha
+                  WHERE sha IS NOT NULL
                   UNION ALL
                   SELECT 'change:' || id FROM unnest(v_changes) AS i (id)
                   UNION ALL
