@@ -80,7 +80,7 @@ BEGIN
     INSERT INTO metrics_marks
     SELECT 'actor', l.actor_id, '-infinity'
     FROM metrics_marks m
-    JOIN identity.links l ON l.org_id = p_org AND l.person_id::text = m.key
+    JOIN identity.links l ON l.org_id = p_org AND l.person_id = m.key::uuid
     WHERE m.kind = 'person';
     ANALYZE metrics_marks;
 
@@ -101,8 +101,13 @@ BEGIN
         UNION ALL
         SELECT u.deploy_id FROM metrics_marks m
         JOIN metrics.deploy_units u
-          ON u.org_id = p_org AND coalesce(u.service, '') = m.key AND u.finished_at >= m.since
+          ON u.org_id = p_org AND u.service = m.key AND u.finished_at >= m.since
         WHERE m.kind = 'service'
+        UNION ALL
+        SELECT u.deploy_id FROM metrics_marks m
+        JOIN metrics.deploy_units u
+          ON u.org_id = p_org AND u.service IS NULL AND u.finished_at >= m.since
+        WHERE m.kind = 'service' AND m.key = ''
         UNION ALL
         SELECT u.deploy_id FROM metrics_marks m
         JOIN metrics.deploy_units u ON u.org_id = p_org AND u.repo_id = m.key
@@ -111,6 +116,11 @@ BEGIN
     ) x;
     v_deploys := coalesce(v_deploys, '{}');
     PERFORM metrics.put_deploys(p_org, v_deploys);
+    -- A large recomputation (a rebuild, a new org) changes the tables the next steps look
+    -- up row by row: re-sample them first, or their plans assume they are still empty.
+    IF cardinality(v_deploys) > 1000 THEN
+        ANALYZE metrics.deploy_units;
+    END IF;
 
     -- 2. Changes. A new or changed deployment of a repository changes what was shipped
     --    first after the deployments of that repository that finished before it (their
@@ -180,6 +190,9 @@ BEGIN
         WHERE u.deploy_id IS NOT NULL
     ) x;
     PERFORM metrics.put_changes(p_org, v_changes);
+    IF cardinality(v_changes) > 1000 THEN
+        ANALYZE metrics.change_units, metrics.change_teams;
+    END IF;
     SELECT array_agg(DISTINCT x.id) INTO v_deploys2 FROM (
         SELECT unnest(coalesce(v_deploys2, '{}')) AS id
         UNION ALL
@@ -205,8 +218,12 @@ BEGIN
         UNION ALL
         SELECT iu.incident_id FROM metrics_marks m
         JOIN metrics.incident_units iu ON iu.org_id = p_org
-         AND coalesce(iu.service, '') = m.key AND iu.opened_at >= m.since - v_window
+         AND iu.service = m.key AND iu.opened_at >= m.since - v_window
         WHERE m.kind = 'service'
+        UNION ALL
+        SELECT iu.incident_id FROM metrics_marks m
+        JOIN metrics.incident_units iu ON iu.org_id = p_org AND iu.service IS NULL
+        WHERE m.kind = 'service' AND m.key = ''
         UNION ALL
         SELECT l.cause_id FROM unnest(v_deploys2) AS i (id)
         JOIN metrics.failure_links l ON l.org_id = p_org AND l.deploy_id = i.id
@@ -216,29 +233,32 @@ BEGIN
         JOIN metrics.rework_links rl ON rl.org_id = p_org AND rl.deploy_id = i.id
         UNION ALL
         SELECT ci.incident_id FROM core.incidents ci
+        CROSS JOIN LATERAL unnest(ci.links) AS l (token)
+        JOIN (
+            SELECT 'deploy:' || id AS token FROM unnest(v_deploys2) AS i (id)
+            UNION ALL
+            SELECT 'commit:' || sha FROM unnest(v_deploys2) AS i (id)
+            JOIN core.deploys d ON d.org_id = p_org AND d.deploy_id = i.id
+            CROSS JOIN unnest(d.commit_sha || d.commit_shas) AS sha
+            WHERE sha IS NOT NULL
+            UNION ALL
+            SELECT 'change:' || id FROM unnest(v_changes) AS i (id)
+            UNION ALL
+            SELECT 'change:' || c.url FROM unnest(v_changes) AS i (id)
+            JOIN core.changes c ON c.org_id = p_org AND c.change_id = i.id
+            WHERE c.url IS NOT NULL
+            UNION ALL
+            SELECT 'commit:' || c.merge_commit_sha FROM unnest(v_changes) AS i (id)
+            JOIN core.changes c ON c.org_id = p_org AND c.change_id = i.id
+            WHERE c.merge_commit_sha IS NOT NULL
+        ) t ON t.token = l.token
         WHERE ci.org_id = p_org AND cardinality(ci.links) > 0
-          AND ci.links && (
-              SELECT array_agg(t) FROM (
-                  SELECT 'deploy:' || id AS t FROM unnest(v_deploys2) AS i (id)
-                  UNION ALL
-                  SELECT 'commit:' || sha FROM unnest(v_deploys2) AS i (id)
-                  JOIN core.deploys d ON d.org_id = p_org AND d.deploy_id = i.id
-                  CROSS JOIN unnest(d.commit_sha || d.commit_shas) AS sha
-                  WHERE sha IS NOT NULL
-                  UNION ALL
-                  SELECT 'change:' || id FROM unnest(v_changes) AS i (id)
-                  UNION ALL
-                  SELECT 'change:' || c.url FROM unnest(v_changes) AS i (id)
-                  JOIN core.changes c ON c.org_id = p_org AND c.change_id = i.id
-                  WHERE c.url IS NOT NULL
-                  UNION ALL
-                  SELECT 'commit:' || c.merge_commit_sha FROM unnest(v_changes) AS i (id)
-                  JOIN core.changes c ON c.org_id = p_org AND c.change_id = i.id
-                  WHERE c.merge_commit_sha IS NOT NULL
-              ) tokens)
     ) x;
     v_incidents := coalesce(v_incidents, '{}');
     PERFORM metrics.put_incidents(p_org, v_incidents);
+    IF cardinality(v_incidents) > 1000 THEN
+        ANALYZE metrics.incident_units;
+    END IF;
 
     -- 4. Rework, then failures (whose recovery a remediating deployment can end).
     PERFORM metrics.put_rework(p_org, v_deploys2);
