@@ -172,7 +172,17 @@ CREATE INDEX deploy_units_org_id_service_finished_at_idx
     ON metrics.deploy_units (org_id, service, finished_at);
 CREATE INDEX deploy_units_org_id_repo_id_finished_at_idx
     ON metrics.deploy_units (org_id, repo_id, finished_at);
-CREATE INDEX deploy_units_commit_shas_idx ON metrics.deploy_units USING gin (commit_shas);
+
+-- Each commit a deployment names, to find by a change's merge commit (or an incident's
+-- root cause) the deployments that shipped it.
+CREATE TABLE metrics.deploy_commits (
+    org_id       uuid NOT NULL,
+    sha          text NOT NULL,
+    finished_at  timestamptz NOT NULL,
+    deploy_id    text NOT NULL,
+    CONSTRAINT deploy_commits_pkey PRIMARY KEY (org_id, sha, finished_at, deploy_id)
+);
+CREATE INDEX deploy_commits_org_id_deploy_id_idx ON metrics.deploy_commits (org_id, deploy_id);
 
 -- The teams a deployment counts for: those of the changes it shipped, and their ancestors.
 CREATE TABLE metrics.deploy_teams (
@@ -239,6 +249,10 @@ CREATE INDEX rework_links_org_id_incident_id_idx ON metrics.rework_links (org_id
 -- Regions of deployments to recompute are found by repository as well as by service.
 CREATE INDEX deploys_org_id_repo_id_finished_at_idx ON core.deploys (org_id, repo_id, finished_at);
 CREATE INDEX incidents_org_id_service_opened_at_idx ON core.incidents (org_id, service, opened_at);
+-- A refresh recomputes a repository's changes merged since a moment.
+CREATE INDEX changes_org_id_repo_id_merged_at_idx ON core.changes (org_id, repo_id, merged_at);
+-- A revert names the change it reverts by title (hashed: titles can outgrow a btree entry).
+CREATE INDEX changes_org_id_repo_id_title_md5_idx ON core.changes (org_id, repo_id, md5(title));
 """
 
 
@@ -254,5 +268,7 @@ def downgrade() -> None:
         DROP SCHEMA metrics CASCADE;
         DROP INDEX core.deploys_org_id_repo_id_finished_at_idx;
         DROP INDEX core.incidents_org_id_service_opened_at_idx;
+        DROP INDEX core.changes_org_id_repo_id_title_md5_idx;
+        DROP INDEX core.changes_org_id_repo_id_merged_at_idx;
         """,
     )

@@ -32,6 +32,10 @@ RETURNS void LANGUAGE sql AS $$
     USING unnest(p_ids) AS i (id)
     WHERE u.org_id = p_org AND u.deploy_id = i.id;
 
+    DELETE FROM metrics.deploy_commits u
+    USING unnest(p_ids) AS i (id)
+    WHERE u.org_id = p_org AND u.deploy_id = i.id;
+
     INSERT INTO metrics.deploy_units (org_id, deploy_id, service, repo_id, environment,
                                       started_at, finished_at, shipped_until, commit_sha,
                                       commit_shas, is_rollback, is_hotfix)
@@ -52,6 +56,12 @@ RETURNS void LANGUAGE sql AS $$
     JOIN core.deploys d ON d.org_id = p_org AND d.deploy_id = i.id
     WHERE d.status = 'success' AND d.environment_class = 'production'
       AND d.finished_at IS NOT NULL;
+
+    INSERT INTO metrics.deploy_commits (org_id, sha, finished_at, deploy_id)
+    SELECT DISTINCT u.org_id, sha, u.finished_at, u.deploy_id
+    FROM (SELECT DISTINCT id FROM unnest(p_ids) AS i (id)) i
+    JOIN metrics.deploy_units u ON u.org_id = p_org AND u.deploy_id = i.id
+    CROSS JOIN unnest(u.commit_shas) AS sha;
 $$;
 
 -- Merged changes, with their phases and the first production deployment that shipped
@@ -70,6 +80,7 @@ RETURNS void LANGUAGE sql AS $$
     USING unnest(p_ids) AS i (id)
     WHERE t.org_id = p_org AND t.change_id = i.id;
 
+    WITH inserted AS (
     INSERT INTO metrics.change_units (
         org_id, change_id, repo_id, author_id, person_id, is_bot, was_draft,
         first_commit_at, opened_at, ready_at, first_response_at, first_comment_at,
@@ -103,10 +114,12 @@ RETURNS void LANGUAGE sql AS $$
     LEFT JOIN LATERAL (
         SELECT min(rv.submitted_at) AS first_comment_at
         FROM core.reviews rv
-        LEFT JOIN core.actors ra ON ra.org_id = rv.org_id AND ra.actor_id = rv.reviewer_id
         WHERE rv.org_id = c.org_id AND rv.change_id = c.change_id
           AND (rv.kind = 'comment' OR rv.state = 'commented')
-          AND rv.reviewer_id IS DISTINCT FROM c.author_id AND NOT coalesce(ra.is_bot, false)
+          AND rv.reviewer_id IS DISTINCT FROM c.author_id
+          AND NOT EXISTS (SELECT FROM core.actors ra
+                          WHERE ra.org_id = rv.org_id AND ra.actor_id = rv.reviewer_id
+                            AND ra.is_bot)
     ) fc ON true
     LEFT JOIN LATERAL (
         SELECT x.* FROM (
@@ -121,15 +134,16 @@ RETURNS void LANGUAGE sql AS $$
             LIMIT 1
         ) x
         UNION ALL
-        SELECT y.* FROM (
-            SELECT du.deploy_id, du.commit_sha, du.commit_shas, du.finished_at, du.service,
-                   du.environment
-            FROM metrics.deploy_units du
-            WHERE du.commit_shas @> ARRAY[c.merge_commit_sha] AND du.org_id = c.org_id
-              AND du.finished_at >= c.merged_at
-            ORDER BY du.finished_at, du.deploy_id
+        SELECT du.deploy_id, du.commit_sha, du.commit_shas, du.finished_at, du.service,
+               du.environment
+        FROM (
+            SELECT dc.deploy_id FROM metrics.deploy_commits dc
+            WHERE dc.org_id = c.org_id AND dc.sha = c.merge_commit_sha
+              AND dc.finished_at >= c.merged_at
+            ORDER BY dc.finished_at, dc.deploy_id
             LIMIT 1
         ) y
+        JOIN metrics.deploy_units du ON du.org_id = c.org_id AND du.deploy_id = y.deploy_id
         ORDER BY 4, 1
         LIMIT 1
     ) dep ON true
@@ -139,12 +153,13 @@ RETURNS void LANGUAGE sql AS $$
                metrics.span(c.first_response_at, c.merged_at) AS review_s,
                metrics.span(c.merged_at, dep.finished_at) AS deploy_s
     ) p
-    WHERE c.state = 'merged' AND c.merged_at IS NOT NULL;
-
+    WHERE c.state = 'merged' AND c.merged_at IS NOT NULL
+    RETURNING org_id, change_id, person_id, merged_at, deployed_at
+    )
+    -- (from the rows just inserted: the table's statistics do not know them yet)
     INSERT INTO metrics.change_teams (org_id, team_id, merged_at, change_id, deployed_at)
     SELECT DISTINCT u.org_id, ta.ancestor_id, u.merged_at, u.change_id, u.deployed_at
-    FROM (SELECT DISTINCT id FROM unnest(p_ids) AS i (id)) i
-    JOIN metrics.change_units u ON u.org_id = p_org AND u.change_id = i.id
+    FROM inserted u
     JOIN auth.team_memberships m
       ON m.org_id = u.org_id AND m.person_id = u.person_id AND m.during @> u.merged_at
     JOIN metrics.team_ancestors(p_org) ta ON ta.team_id = m.team_id;
@@ -271,10 +286,9 @@ BEGIN
         FROM tokens tk JOIN metrics.deploy_units du
           ON du.org_id = p_org AND tk.kind = 'deploy' AND du.deploy_id = tk.value
         UNION
-        SELECT tk.incident_id, du.deploy_id
-        FROM tokens tk JOIN metrics.deploy_units du
-          ON tk.kind = 'commit' AND du.commit_shas @> ARRAY[lower(tk.value)]
-         AND du.org_id = p_org
+        SELECT tk.incident_id, dc.deploy_id
+        FROM tokens tk JOIN metrics.deploy_commits dc
+          ON dc.org_id = p_org AND tk.kind = 'commit' AND dc.sha = lower(tk.value)
         UNION
         SELECT tk.incident_id, cu.deploy_id
         FROM tokens tk JOIN core.changes c
@@ -376,6 +390,7 @@ BEGIN
         SELECT cu.deploy_id FROM core.changes o
         JOIN metrics.change_units cu ON cu.org_id = o.org_id AND cu.change_id = o.change_id
         WHERE o.org_id = rc.org_id AND o.repo_id = rc.repo_id AND o.state = 'merged'
+          AND md5(o.title) = md5(substring(rc.title FROM '^Revert "(.+)"$'))
           AND o.title = substring(rc.title FROM '^Revert "(.+)"$')
           AND o.merged_at < rc.merged_at
         ORDER BY o.merged_at DESC, o.change_id DESC

@@ -11,6 +11,15 @@ RETURNS void LANGUAGE sql AS $$
     VALUES (p_org, p_kind, coalesce(p_key, ''), coalesce(p_since, '-infinity'));
 $$;
 
+-- Whether recomputing n rows of a table changes it so much that the next statements
+-- would be planned wrong without new statistics (a rebuild, a new org's first refresh):
+-- over a thousand rows and over a fifth of what the statistics say it holds.
+CREATE OR REPLACE FUNCTION metrics.is_large(p_rows int, p_table regclass) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT p_rows > 1000
+       AND p_rows > 0.2 * greatest((SELECT reltuples FROM pg_class WHERE oid = p_table), 0)
+$$;
+
 -- Recompute the org's units that the pending marks reach. Returns what it did.
 CREATE OR REPLACE FUNCTION metrics.refresh(p_org uuid)
 RETURNS jsonb LANGUAGE plpgsql AS $$
@@ -118,8 +127,9 @@ BEGIN
     PERFORM metrics.put_deploys(p_org, v_deploys);
     -- A large recomputation (a rebuild, a new org) changes the tables the next steps look
     -- up row by row: re-sample them first, or their plans assume they are still empty.
-    IF cardinality(v_deploys) > 1000 THEN
-        ANALYZE metrics.deploy_units;
+    -- (A rebuild's marks cover every repository and service at once.)
+    IF metrics.is_large(cardinality(v_deploys), 'metrics.deploy_units') THEN
+        ANALYZE metrics.deploy_units, metrics.deploy_commits;
     END IF;
 
     -- 2. Changes. A new or changed deployment of a repository changes what was shipped
@@ -148,19 +158,26 @@ BEGIN
     -- (a mark's own time bounds it too: a change merged at or after it is recomputed)
     UPDATE metrics_regions g SET since = least(g.since, m.since)
     FROM metrics_marks m WHERE m.kind = 'repo' AND m.key = g.repo_id;
+    ANALYZE metrics_regions;
 
+    -- (Each region is read by its own index range scan: LATERAL ... OFFSET 0 keeps the
+    -- planner from joining a handful of regions to whole tables by hash.)
     SELECT array_agg(DISTINCT x.change_id) INTO v_changes FROM (
         SELECT c.change_id FROM metrics_regions g
-        JOIN core.changes c ON c.org_id = p_org AND c.repo_id = g.repo_id
-         AND c.merged_at >= g.since
+        CROSS JOIN LATERAL (
+            SELECT c.change_id FROM core.changes c
+            WHERE c.org_id = p_org AND c.repo_id = g.repo_id AND c.merged_at >= g.since
+            OFFSET 0) c
         UNION ALL
         SELECT c.change_id FROM metrics_marks m
         JOIN core.changes c ON c.org_id = p_org AND c.repo_id IS NULL
         WHERE m.kind = 'repo' AND m.key = '' AND c.merged_at IS NOT NULL
         UNION ALL
         SELECT u.change_id FROM metrics_regions g
-        JOIN metrics.change_units u ON u.org_id = p_org AND u.repo_id = g.repo_id
-         AND u.merged_at >= g.since
+        CROSS JOIN LATERAL (
+            SELECT u.change_id FROM metrics.change_units u
+            WHERE u.org_id = p_org AND u.repo_id = g.repo_id AND u.merged_at >= g.since
+            OFFSET 0) u
         UNION ALL
         SELECT c.change_id FROM metrics_marks m
         JOIN core.changes c ON c.org_id = p_org AND c.author_id = m.key
@@ -173,11 +190,13 @@ BEGIN
         SELECT m.key FROM metrics_marks m WHERE m.kind = 'change'
         UNION ALL
         SELECT u.change_id FROM unnest(v_deploys) AS i (id)
-        JOIN metrics.change_units u ON u.org_id = p_org AND u.deploy_id = i.id
+        CROSS JOIN LATERAL (
+            SELECT u.change_id FROM metrics.change_units u
+            WHERE u.org_id = p_org AND u.deploy_id = i.id OFFSET 0) u
         UNION ALL
         SELECT c.change_id FROM unnest(v_deploys) AS i (id)
-        JOIN metrics.deploy_units u ON u.org_id = p_org AND u.deploy_id = i.id
-        JOIN core.changes c ON c.org_id = p_org AND c.merge_commit_sha = ANY (u.commit_shas)
+        JOIN metrics.deploy_commits dc ON dc.org_id = p_org AND dc.deploy_id = i.id
+        JOIN core.changes c ON c.org_id = p_org AND c.merge_commit_sha = dc.sha
     ) x;
     v_changes := coalesce(v_changes, '{}');
 
@@ -190,7 +209,7 @@ BEGIN
         WHERE u.deploy_id IS NOT NULL
     ) x;
     PERFORM metrics.put_changes(p_org, v_changes);
-    IF cardinality(v_changes) > 1000 THEN
+    IF metrics.is_large(cardinality(v_changes), 'metrics.change_units') THEN
         ANALYZE metrics.change_units, metrics.change_teams;
     END IF;
     SELECT array_agg(DISTINCT x.id) INTO v_deploys2 FROM (
@@ -256,7 +275,7 @@ BEGIN
     ) x;
     v_incidents := coalesce(v_incidents, '{}');
     PERFORM metrics.put_incidents(p_org, v_incidents);
-    IF cardinality(v_incidents) > 1000 THEN
+    IF metrics.is_large(cardinality(v_incidents), 'metrics.incident_units') THEN
         ANALYZE metrics.incident_units;
     END IF;
 
