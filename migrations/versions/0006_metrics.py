@@ -137,12 +137,21 @@ CREATE INDEX change_units_org_id_deployed_at_idx ON metrics.change_units (org_id
 
 -- The teams a change counts for: those its author was on when it merged, and their
 -- ancestors (a change appears once under a team however many of its subteams it is in).
+-- It carries the change's default values, so a team's window is read from here alone.
 CREATE TABLE metrics.change_teams (
     org_id       uuid NOT NULL,
     team_id      uuid NOT NULL,
     merged_at    timestamptz NOT NULL,
     change_id    text NOT NULL,
     deployed_at  timestamptz,
+    is_bot       boolean NOT NULL,
+    who          text,
+    coding_s     float8,
+    pickup_s     float8,
+    review_s     float8,
+    deploy_s     float8,
+    cycle_s      float8,
+    lead_time_s  float8,
     CONSTRAINT change_teams_pkey PRIMARY KEY (org_id, team_id, merged_at, change_id)
 );
 CREATE INDEX change_teams_org_id_change_id_idx ON metrics.change_teams (org_id, change_id);

@@ -154,11 +154,17 @@ RETURNS void LANGUAGE sql AS $$
                metrics.span(c.merged_at, dep.finished_at) AS deploy_s
     ) p
     WHERE c.state = 'merged' AND c.merged_at IS NOT NULL
-    RETURNING org_id, change_id, person_id, merged_at, deployed_at
+    RETURNING org_id, change_id, person_id, author_id, is_bot, merged_at, deployed_at,
+              coding_s, pickup_s, review_s, deploy_s, cycle_s, lead_time_s
     )
     -- (from the rows just inserted: the table's statistics do not know them yet)
-    INSERT INTO metrics.change_teams (org_id, team_id, merged_at, change_id, deployed_at)
-    SELECT DISTINCT u.org_id, ta.ancestor_id, u.merged_at, u.change_id, u.deployed_at
+    INSERT INTO metrics.change_teams (org_id, team_id, merged_at, change_id, deployed_at,
+                                      is_bot, who, coding_s, pickup_s, review_s, deploy_s,
+                                      cycle_s, lead_time_s)
+    SELECT DISTINCT ON (ta.ancestor_id, u.change_id)
+           u.org_id, ta.ancestor_id, u.merged_at, u.change_id, u.deployed_at, u.is_bot,
+           coalesce(u.person_id::text, u.author_id), u.coding_s, u.pickup_s, u.review_s,
+           u.deploy_s, u.cycle_s, u.lead_time_s
     FROM inserted u
     JOIN auth.team_memberships m
       ON m.org_id = u.org_id AND m.person_id = u.person_id AND m.during @> u.merged_at

@@ -145,6 +145,7 @@ DECLARE
     v_value text;
     v_from  text;
     v_where text := '';
+    v_who   text;
     v_min   text;
 BEGIN
     SELECT d.unit_of INTO v_of FROM metrics.definitions d WHERE d.metric = p_metric;
@@ -241,15 +242,24 @@ BEGIN
             CASE WHEN p_service IS NOT NULL THEN 'u.service = $6' END,
             CASE WHEN p_environment IS NOT NULL THEN 'u.environment = $7' END,
             CASE WHEN p_person IS NOT NULL THEN 'u.person_id = $8' END);
-        v_from := CASE WHEN p_team IS NOT NULL THEN
-                      'metrics.change_teams t JOIN metrics.change_units u'
-                      ' ON u.org_id = t.org_id AND u.change_id = t.change_id'
-                  ELSE 'metrics.change_units u' END;
+        v_who := 'coalesce(u.person_id::text, u.author_id)';
+        IF p_team IS NULL THEN
+            v_from := 'metrics.change_units u';
+        ELSIF p_mode IN ('default', 'fourkeys')
+              AND num_nonnulls(p_repo, p_service, p_environment, p_person) = 0 THEN
+            -- A team's rows carry the default values: no lookup of each change.
+            v_from := 'metrics.change_teams t CROSS JOIN LATERAL (SELECT t.*) u';
+            v_who := 'u.who';
+        ELSE
+            v_from := 'metrics.change_teams t CROSS JOIN LATERAL (SELECT * FROM'
+                      ' metrics.change_units u WHERE u.org_id = t.org_id'
+                      ' AND u.change_id = t.change_id OFFSET 0) u';
+        END IF;
         RETURN QUERY EXECUTE format(
             'SELECT s.at, s.value, ''change'', s.change_id, s.who FROM ('
             'SELECT u.%I AS at, (%s)::float8 AS value, u.change_id,'
-            ' coalesce(u.person_id::text, u.author_id) AS who FROM %s WHERE %s) s'
-            ' WHERE s.value IS NOT NULL', v_axis, v_value, v_from, v_where)
+            ' %s AS who FROM %s WHERE %s) s'
+            ' WHERE s.value IS NOT NULL', v_axis, v_value, v_who, v_from, v_where)
         USING p_org, p_from, p_to, p_team, p_repo, p_service, p_environment, p_person;
 
     ELSIF v_of = 'deploy' THEN
