@@ -26,7 +26,7 @@ RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     v_state    metrics.state;
     v_seq      bigint;
-    v_marks    jsonb;
+    v_count    bigint;
     v_window   interval;
     v_deploys  text[];
     v_changes  text[];
@@ -54,37 +54,34 @@ BEGIN
               WHERE org_id = p_org AND seq > coalesce(v_state.person_seq, 0)) pc;
     END IF;
 
+    -- Claim the marks: exactly those read here are deleted (a writer's mark committed
+    -- meanwhile stays for the next refresh).
+    CREATE TEMP TABLE IF NOT EXISTS metrics_marks (
+        kind text, key text, since timestamptz
+    ) ON COMMIT DROP;
+    TRUNCATE metrics_marks;
     WITH claimed AS (
         DELETE FROM metrics.dirty WHERE org_id = p_org RETURNING kind, key, since
     )
-    SELECT jsonb_agg(jsonb_build_object('kind', kind, 'key', key, 'since', since))
-    INTO v_marks FROM claimed;
+    INSERT INTO metrics_marks
+    SELECT kind, key, min(since) FROM claimed GROUP BY kind, key;
+    GET DIAGNOSTICS v_count = ROW_COUNT;
 
-    IF v_marks IS NULL THEN
+    IF v_count = 0 THEN
         UPDATE metrics.state SET person_seq = v_seq WHERE org_id = p_org;
         RETURN jsonb_build_object('marks', 0);
     END IF;
-    IF EXISTS (SELECT FROM jsonb_array_elements(v_marks) m WHERE m->>'kind' = 'org') THEN
+    IF EXISTS (SELECT FROM metrics_marks WHERE kind = 'org') THEN
         PERFORM metrics.mark_all(p_org, NULL);
         WITH claimed AS (
             DELETE FROM metrics.dirty WHERE org_id = p_org RETURNING kind, key, since
         )
-        SELECT v_marks || coalesce(jsonb_agg(jsonb_build_object('kind', kind, 'key', key,
-                                                                'since', since)), '[]')
-        INTO v_marks FROM claimed;
+        INSERT INTO metrics_marks SELECT kind, key, since FROM claimed;
     END IF;
 
     SELECT coalesce((SELECT incident_window FROM metrics.settings WHERE org_id = p_org),
                     interval '72 hours') INTO v_window;
 
-    CREATE TEMP TABLE IF NOT EXISTS metrics_marks (
-        kind text, key text, since timestamptz
-    ) ON COMMIT DROP;
-    TRUNCATE metrics_marks;
-    INSERT INTO metrics_marks
-    SELECT m.kind, m.key, min(m.since)
-    FROM jsonb_to_recordset(v_marks) AS m (kind text, key text, since timestamptz)
-    GROUP BY m.kind, m.key;
     -- A person's accounts are the accounts whose changes move with them.
     INSERT INTO metrics_marks
     SELECT 'actor', l.actor_id, '-infinity'
@@ -298,7 +295,7 @@ BEGIN
     PERFORM metrics.put_failures(p_org, v_incidents, v_deploys2, coalesce(v_reverts, '{}'));
 
     UPDATE metrics.state SET person_seq = v_seq, refreshed_at = now() WHERE org_id = p_org;
-    RETURN jsonb_build_object('marks', jsonb_array_length(v_marks),
+    RETURN jsonb_build_object('marks', v_count,
                               'deploys', cardinality(v_deploys2),
                               'changes', cardinality(v_changes),
                               'incidents', cardinality(v_incidents));

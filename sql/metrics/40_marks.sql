@@ -18,14 +18,14 @@ $$;
 CREATE OR REPLACE FUNCTION metrics.on_changes() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        PERFORM metrics.mark(x.org_id, 'repo', x.repo_id, x.since)
-        FROM (SELECT org_id, coalesce(repo_id, '') AS repo_id, min(merged_at) AS since
-              FROM new_rows WHERE merged_at IS NOT NULL GROUP BY 1, 2) x;
+        INSERT INTO metrics.dirty (org_id, kind, key, since)
+        SELECT org_id, 'repo', coalesce(repo_id, ''), min(merged_at)
+        FROM new_rows WHERE merged_at IS NOT NULL GROUP BY 1, 3;
         PERFORM metrics.request_refresh(array_agg(DISTINCT org_id))
         FROM new_rows WHERE merged_at IS NOT NULL;
     ELSE
-        PERFORM metrics.mark(x.org_id, 'repo', x.repo_id, x.since)
-        FROM (SELECT y.org_id, y.repo_id, min(y.t) AS since FROM (
+        INSERT INTO metrics.dirty (org_id, kind, key, since)
+        SELECT y.org_id, 'repo', y.repo_id, min(y.t) FROM (
                   SELECT n.org_id, coalesce(n.repo_id, '') AS repo_id, n.merged_at AS t
                   FROM new_rows n JOIN old_rows o USING (org_id, change_id)
                   WHERE (n.merged_at, n.merge_commit_sha, n.repo_id, n.base_branch, n.state)
@@ -39,8 +39,9 @@ BEGIN
                         IS DISTINCT FROM
                         (o.merged_at, o.merge_commit_sha, o.repo_id, o.base_branch, o.state)
                     AND o.merged_at IS NOT NULL
-              ) y GROUP BY 1, 2) x;
-        PERFORM metrics.mark(n.org_id, 'change', n.change_id)
+              ) y GROUP BY 1, 3;
+        INSERT INTO metrics.dirty (org_id, kind, key, since)
+        SELECT n.org_id, 'change', n.change_id, '-infinity'
         FROM new_rows n JOIN old_rows o USING (org_id, change_id)
         WHERE n.merged_at IS NOT NULL
           AND (n.merged_at, n.merge_commit_sha, n.repo_id, n.base_branch, n.state)
@@ -58,10 +59,10 @@ $$;
 -- not move the change's own columns.
 CREATE OR REPLACE FUNCTION metrics.on_reviews() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM metrics.mark(x.org_id, 'change', x.change_id)
-    FROM (SELECT DISTINCT r.org_id, r.change_id FROM new_rows r
-          JOIN core.changes c ON c.org_id = r.org_id AND c.change_id = r.change_id
-          WHERE c.merged_at IS NOT NULL) x;
+    INSERT INTO metrics.dirty (org_id, kind, key, since)
+    SELECT DISTINCT r.org_id, 'change', r.change_id, '-infinity'::timestamptz FROM new_rows r
+    JOIN core.changes c ON c.org_id = r.org_id AND c.change_id = r.change_id
+    WHERE c.merged_at IS NOT NULL;
     PERFORM metrics.request_refresh(array_agg(DISTINCT r.org_id))
     FROM new_rows r JOIN core.changes c ON c.org_id = r.org_id AND c.change_id = r.change_id
     WHERE c.merged_at IS NOT NULL;
@@ -74,7 +75,8 @@ $$;
 CREATE OR REPLACE FUNCTION metrics.on_deploys() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        PERFORM metrics.mark(x.org_id, x.kind, x.key, x.since)
+        INSERT INTO metrics.dirty (org_id, kind, key, since)
+        SELECT x.org_id, x.kind, x.key, x.since
         FROM (SELECT org_id, 'service' AS kind, coalesce(service, '') AS key,
                      min(least(started_at, finished_at)) AS since
               FROM new_rows GROUP BY 1, 2, 3
@@ -84,7 +86,8 @@ BEGIN
         WHERE x.since IS NOT NULL;
         PERFORM metrics.request_refresh(array_agg(DISTINCT org_id)) FROM new_rows;
     ELSE
-        PERFORM metrics.mark(x.org_id, x.kind, x.key, min(x.since))
+        INSERT INTO metrics.dirty (org_id, kind, key, since)
+        SELECT x.org_id, x.kind, x.key, min(x.since)
         FROM (SELECT org_id, 'service' AS kind, coalesce(service, '') AS key,
                      least(started_at, finished_at) AS since FROM new_rows
               UNION ALL
@@ -108,20 +111,20 @@ $$;
 CREATE OR REPLACE FUNCTION metrics.on_incidents() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        PERFORM metrics.mark(x.org_id, 'service', x.service, x.since)
-        FROM (SELECT org_id, coalesce(service, '') AS service, min(opened_at) AS since
-              FROM new_rows WHERE kind = 'incident' GROUP BY 1, 2) x;
+        INSERT INTO metrics.dirty (org_id, kind, key, since)
+        SELECT org_id, 'service', coalesce(service, ''), min(opened_at)
+        FROM new_rows WHERE kind = 'incident' AND opened_at IS NOT NULL GROUP BY 1, 3;
         PERFORM metrics.request_refresh(array_agg(DISTINCT org_id))
         FROM new_rows WHERE kind = 'incident';
     ELSE
-        PERFORM metrics.mark(x.org_id, 'service', x.service, x.since)
-        FROM (SELECT y.org_id, y.service, min(y.t) AS since FROM (
+        INSERT INTO metrics.dirty (org_id, kind, key, since)
+        SELECT y.org_id, 'service', y.service, min(y.t) FROM (
                   SELECT org_id, coalesce(service, '') AS service, opened_at AS t
-                  FROM new_rows WHERE kind = 'incident'
+                  FROM new_rows WHERE kind = 'incident' AND opened_at IS NOT NULL
                   UNION ALL
                   SELECT org_id, coalesce(service, ''), opened_at
-                  FROM old_rows WHERE kind = 'incident') y
-              GROUP BY 1, 2) x;
+                  FROM old_rows WHERE kind = 'incident' AND opened_at IS NOT NULL) y
+        GROUP BY 1, 3;
         PERFORM metrics.request_refresh(array_agg(DISTINCT org_id))
         FROM (SELECT org_id FROM new_rows WHERE kind = 'incident'
               UNION ALL SELECT org_id FROM old_rows WHERE kind = 'incident') x;
