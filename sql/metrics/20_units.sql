@@ -29,12 +29,10 @@ $$;
 CREATE OR REPLACE FUNCTION metrics.put_deploys(p_org uuid, p_ids text[])
 RETURNS void LANGUAGE sql AS $$
     DELETE FROM metrics.deploy_units u
-    USING unnest(p_ids) AS i (id)
-    WHERE u.org_id = p_org AND u.deploy_id = i.id;
+    WHERE u.org_id = p_org AND u.deploy_id = ANY (p_ids);
 
     DELETE FROM metrics.deploy_commits u
-    USING unnest(p_ids) AS i (id)
-    WHERE u.org_id = p_org AND u.deploy_id = i.id;
+    WHERE u.org_id = p_org AND u.deploy_id = ANY (p_ids);
 
     INSERT INTO metrics.deploy_units (org_id, deploy_id, service, repo_id, environment,
                                       started_at, finished_at, shipped_until, commit_sha,
@@ -73,12 +71,10 @@ $$;
 CREATE OR REPLACE FUNCTION metrics.put_changes(p_org uuid, p_ids text[])
 RETURNS void LANGUAGE sql AS $$
     DELETE FROM metrics.change_units u
-    USING unnest(p_ids) AS i (id)
-    WHERE u.org_id = p_org AND u.change_id = i.id;
+    WHERE u.org_id = p_org AND u.change_id = ANY (p_ids);
 
     DELETE FROM metrics.change_teams t
-    USING unnest(p_ids) AS i (id)
-    WHERE t.org_id = p_org AND t.change_id = i.id;
+    WHERE t.org_id = p_org AND t.change_id = ANY (p_ids);
 
     WITH inserted AS (
     INSERT INTO metrics.change_units (
@@ -176,8 +172,7 @@ $$;
 CREATE OR REPLACE FUNCTION metrics.put_deploy_teams(p_org uuid, p_ids text[])
 RETURNS void LANGUAGE sql AS $$
     DELETE FROM metrics.deploy_teams t
-    USING unnest(p_ids) AS i (id)
-    WHERE t.org_id = p_org AND t.deploy_id = i.id;
+    WHERE t.org_id = p_org AND t.deploy_id = ANY (p_ids);
 
     UPDATE metrics.deploy_units u
     SET changes = (SELECT count(*) FROM metrics.change_units c
@@ -197,8 +192,7 @@ $$;
 CREATE OR REPLACE FUNCTION metrics.put_incidents(p_org uuid, p_ids text[])
 RETURNS void LANGUAGE sql AS $$
     DELETE FROM metrics.incident_units u
-    USING unnest(p_ids) AS i (id)
-    WHERE u.org_id = p_org AND u.incident_id = i.id;
+    WHERE u.org_id = p_org AND u.incident_id = ANY (p_ids);
 
     INSERT INTO metrics.incident_units (org_id, incident_id, service, severity, title,
                                         opened_at, resolved_at, restore_s)
@@ -213,8 +207,7 @@ $$;
 CREATE OR REPLACE FUNCTION metrics.put_rework(p_org uuid, p_ids text[])
 RETURNS void LANGUAGE sql AS $$
     DELETE FROM metrics.rework_links l
-    USING unnest(p_ids) AS i (id)
-    WHERE l.org_id = p_org AND l.deploy_id = i.id;
+    WHERE l.org_id = p_org AND l.deploy_id = ANY (p_ids);
 
     INSERT INTO metrics.rework_links (org_id, deploy_id, incident_id, rule)
     SELECT d.org_id, d.deploy_id, iu.incident_id, 'open_incident'
@@ -262,14 +255,11 @@ BEGIN
                     interval '72 hours') INTO v_window;
 
     DELETE FROM metrics.failure_links l
-    USING unnest(p_incidents) AS i (id)
-    WHERE l.org_id = p_org AND l.cause_kind = 'incident' AND l.cause_id = i.id;
+    WHERE l.org_id = p_org AND l.cause_kind = 'incident' AND l.cause_id = ANY (p_incidents);
     DELETE FROM metrics.failure_links l
-    USING unnest(p_rollbacks) AS i (id)
-    WHERE l.org_id = p_org AND l.cause_kind = 'rollback' AND l.cause_id = i.id;
+    WHERE l.org_id = p_org AND l.cause_kind = 'rollback' AND l.cause_id = ANY (p_rollbacks);
     DELETE FROM metrics.failure_links l
-    USING unnest(p_reverts) AS i (id)
-    WHERE l.org_id = p_org AND l.cause_kind = 'revert' AND l.cause_id = i.id;
+    WHERE l.org_id = p_org AND l.cause_kind = 'revert' AND l.cause_id = ANY (p_reverts);
 
     WITH inc AS (
         SELECT iu.incident_id, iu.service, iu.opened_at, iu.resolved_at,

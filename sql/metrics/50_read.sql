@@ -356,13 +356,15 @@ $$;
 CREATE OR REPLACE FUNCTION metrics.deployment_days_per_week(p_times timestamptz[],
     p_start timestamptz, p_end timestamptz, p_tz text)
 RETURNS float8 LANGUAGE sql STABLE AS $$
-    SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY coalesce(d.days, 0))
+    WITH days AS (
+        SELECT DISTINCT (t AT TIME ZONE p_tz)::date AS day FROM unnest(p_times) AS t
+    ), weeks AS (
+        SELECT date_trunc('week', day::timestamp) AS week, count(*)::float8 AS days
+        FROM days GROUP BY 1
+    )
+    SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY coalesce(k.days, 0))
     FROM generate_series(date_trunc('week', p_start AT TIME ZONE p_tz),
                          (p_end - interval '1 microsecond') AT TIME ZONE p_tz,
                          interval '1 week') AS w
-    LEFT JOIN LATERAL (
-        SELECT count(DISTINCT (t AT TIME ZONE p_tz)::date)::float8 AS days
-        FROM unnest(p_times) AS t
-        WHERE date_trunc('week', t AT TIME ZONE p_tz) = w
-    ) d ON true
+    LEFT JOIN weeks k ON k.week = w
 $$;
