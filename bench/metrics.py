@@ -14,15 +14,24 @@ with time-versioned memberships (a few people move team mid-history).
 Measured:
 - load: the COPY into core (indexes, and the metrics mark triggers, whose own time is
   reported apart) vs the bare COPY of the same rows into unindexed temp copies;
-- rebuild: `metrics.rebuild(org, NULL)` after VACUUM ANALYZE, on empty units;
+- rebuild: `metrics.rebuild(org, NULL)` after VACUUM ANALYZE, on empty units, cancelled
+  after `--rebuild-timeout` seconds (then tried once more with enable_nestloop = off; with
+  no units at all, the phases below are skipped and say so);
 - incremental: `--rounds` rounds of ~`--events` new canonical rows at the head of history
   (changes merged, some by update of open ones; deploys; incidents; reviews), upserted in
   `--batches` transactions as normalization writes them, then `metrics.refresh(org)`; vs
-  the bare COPY of those rows. Then the stored units are compared with what a second full
-  rebuild stores (must be equal);
-- reads: `api.get_metric` over a 90-day team window (metrics, teams and granularities
-  rotated) vs a bare `percentile_cont` over a temp table holding that team's window.
-Prints a table and writes bench/results/metrics.json.
+  the bare COPY of those rows. Then the stored units (every metrics table with an org_id
+  and a primary key) are compared with what a second, timed, full rebuild stores: they
+  must be equal, a difference is printed loudly with examples;
+- reads: `api.get_metric` over a 90-day team window (metrics, teams incl. a parent team,
+  and granularities window/week rotated) vs a bare `percentile_cont` over a temp table
+  holding that team's window of lead times.
+Also: peak RSS of the server's processes per phase, the load average as each phase starts,
+and whether the engine's functions and tables in the server changed during the run (on a
+shared machine another process may write its own SQL into a server it finds). `--profile`
+adds the slowest statements inside each rebuild and refresh (pg_stat_statements),
+`--explain-ms N` logs their plans to the server log (keep it with `--keep`), `--end` makes
+a run's history again. Prints a table and writes bench/results/metrics.json.
 """
 
 from __future__ import annotations

@@ -9,11 +9,24 @@ from workers.tasks import blueprint
 QUEUES = ("default", "maintenance", "metrics")
 
 
+_app: procrastinate.App | None = None
+
+
 def make_app(conninfo: str) -> procrastinate.App:
-    """A procrastinate App bound to this database (opened by the caller)."""
-    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo))
-    app.add_tasks_from(blueprint, namespace="qdx")
-    return app
+    """The process's procrastinate App, bound to this database (opened by the caller).
+
+    There is one per process: registering the blueprint renames its tasks in place
+    (`qdx:` prefixed), so a second registration would name them `qdx:qdx:...`. A later
+    call re-binds the same App to another database, as App.replace_connector does."""
+    global _app
+    connector = procrastinate.PsycopgConnector(conninfo=conninfo)
+    if _app is None:
+        _app = procrastinate.App(connector=connector)
+        _app.add_tasks_from(blueprint, namespace="qdx")
+    else:
+        _app.connector = connector
+        _app.job_manager.connector = connector
+    return _app
 
 
 async def run_worker(conninfo: str, *, concurrency: int, name: str = "qdx-worker") -> None:
