@@ -336,11 +336,6 @@ RETURNS jsonb LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM pg_advisory_xact_lock(core.org_lock_key(p_org, 'metrics'));
     PERFORM metrics.mark_all(p_org, p_since);
-    IF p_since IS NULL THEN
-        PERFORM metrics.mark(p_org, 'actor', a.actor_id)
-        FROM (SELECT DISTINCT author_id AS actor_id FROM metrics.change_units
-              WHERE org_id = p_org AND author_id IS NOT NULL) a;
-    END IF;
     UPDATE metrics.state SET rebuilt_at = now() WHERE org_id = p_org;
     RETURN metrics.refresh(p_org);
 END
