@@ -44,6 +44,9 @@ DECLARE
     v_mode    text := coalesce(mode, 'default');
     v_gran    text := coalesce(granularity, 'window');
     v_kind    text;
+    v_starts  timestamptz[];
+    v_ends    timestamptz[];
+    v_aggregate text;
 BEGIN
     SELECT * INTO v_def FROM metrics.definitions d WHERE d.metric = get_metric.metric;
     IF NOT FOUND THEN
@@ -69,58 +72,70 @@ BEGIN
         v_agg := 'mean';
     END IF;
 
-    RETURN QUERY
-    WITH smp AS MATERIALIZED (
-        SELECT s.at, s.value, s.who
-        FROM metrics.samples(v_def.metric, v_scope.org_id, lower(v_range), upper(v_range),
-                             v_mode, v_scope.team_id, v_scope.repo_id, v_scope.service,
-                             v_scope.environment, v_scope.person_id) s
-    ), agg AS (
-        SELECT p.period_start, p.period_end, a.n, a.times,
-               CASE v_kind
-                   WHEN 'count' THEN a.n::float8
-                   WHEN 'rate' THEN CASE WHEN a.n > 0 THEN a.mean
-                                         WHEN v_mode = 'middleware' THEN 0 END
-                   WHEN 'per_engineer' THEN
-                       a.n / nullif(a.who, 0)::float8
-                       / (extract(epoch FROM p.period_end - p.period_start) / 604800.0)
-                   ELSE CASE v_agg
-                       WHEN 'mean' THEN a.mean
-                       WHEN 'median' THEN CASE WHEN v_mode = 'devlake' THEN a.disc[1] ELSE a.cont[1] END
-                       WHEN 'p75' THEN CASE WHEN v_mode = 'devlake' THEN a.disc[2] ELSE a.cont[2] END
-                       ELSE CASE WHEN v_mode = 'devlake' THEN a.disc[3] ELSE a.cont[3] END
-                   END
-               END AS value
-        FROM metrics.periods(v_range, v_gran, v_scope.tz) p
-        CROSS JOIN LATERAL (
-            SELECT count(*) AS n, avg(s.value) AS mean, count(DISTINCT s.who) AS who,
-                   percentile_cont(ARRAY[0.5, 0.75, 0.9]) WITHIN GROUP (ORDER BY s.value) AS cont,
-                   percentile_disc(ARRAY[0.5, 0.75, 0.9]) WITHIN GROUP (ORDER BY s.value) AS disc,
-                   CASE WHEN v_def.metric = 'deployment_frequency'
-                        THEN array_agg(s.at) END AS times
-            FROM smp s WHERE s.at >= p.period_start AND s.at < p.period_end
-        ) a
-    ), tiered AS (
-        SELECT agg.*,
-               CASE WHEN v_def.metric = 'deployment_frequency' THEN
-                        CASE WHEN v_gran <> 'day' THEN
-                            metrics.tier_of(v_def.metric, v_year,
-                                metrics.deployment_days_per_week(coalesce(agg.times, '{}'),
-                                    agg.period_start, agg.period_end, v_scope.tz))
-                        END
-                    ELSE metrics.tier_of(v_def.metric, v_year, agg.value)
-               END AS tier
-        FROM agg
-    )
-    SELECT v_def.metric, t.period_start, t.period_end, t.value, v_def.unit, t.n, t.tier,
-           CASE WHEN t.tier IS NOT NULL THEN v_year END,
-           CASE WHEN v_kind = 'duration' THEN v_agg
-                WHEN v_kind = 'rate' THEN 'ratio'
-                WHEN v_kind = 'per_engineer' THEN 'per_engineer_week'
-                ELSE 'count' END,
-           v_mode, v_def.version
-    FROM tiered t
-    ORDER BY t.period_start;
+    SELECT array_agg(p.period_start ORDER BY p.period_start),
+           array_agg(p.period_end ORDER BY p.period_start)
+    INTO v_starts, v_ends
+    FROM metrics.periods(v_range, v_gran, v_scope.tz) p;
+    -- Only the aggregate asked for is computed.
+    v_aggregate := CASE
+        WHEN v_kind = 'count' THEN 'NULL::float8'
+        WHEN v_kind = 'rate' OR v_agg = 'mean' THEN 'avg(s.value)'
+        WHEN v_kind = 'per_engineer' THEN 'count(DISTINCT s.who)::float8'
+        ELSE format('%s(%s) WITHIN GROUP (ORDER BY s.value)',
+                    CASE WHEN v_mode = 'devlake' THEN 'percentile_disc' ELSE 'percentile_cont' END,
+                    CASE v_agg WHEN 'p75' THEN '0.75' WHEN 'p90' THEN '0.9' ELSE '0.5' END)
+    END;
+
+    -- One pass over the samples: each goes to its period by binary search over the
+    -- periods' starts (whole days, ISO weeks, months or quarters of the org's time zone,
+    -- the first clipped to the window).
+    RETURN QUERY EXECUTE format($q$
+        WITH g AS (
+            SELECT width_bucket(s.at, $10) AS k, count(*) AS n, %1$s AS agg,
+                   %2$s AS days_per_week
+            FROM (%3$s) s
+            GROUP BY 1
+        ), v AS (
+            SELECT p.period_start, p.period_end, coalesce(g.n, 0) AS n, g.days_per_week,
+                   CASE %4$L
+                       WHEN 'count' THEN coalesce(g.n, 0)::float8
+                       WHEN 'rate' THEN CASE WHEN g.n > 0 THEN g.agg
+                                             WHEN $9 = 'middleware' THEN 0 END
+                       WHEN 'per_engineer' THEN
+                           g.n / nullif(g.agg, 0)
+                           / (extract(epoch FROM p.period_end - p.period_start) / 604800.0)
+                       ELSE g.agg
+                   END AS value
+            FROM unnest($10, $11) WITH ORDINALITY AS p (period_start, period_end, k)
+            LEFT JOIN g ON g.k = p.k
+        )
+        SELECT %5$L::text, v.period_start, v.period_end, v.value, %6$L::text, v.n, t.tier,
+               CASE WHEN t.tier IS NOT NULL THEN %7$s END, %8$L::text, $9, %9$s
+        FROM v CROSS JOIN LATERAL (
+            SELECT CASE WHEN %5$L <> 'deployment_frequency' THEN
+                            metrics.tier_of(%5$L, %7$s, v.value)
+                        WHEN %10$L <> 'day' THEN
+                            metrics.tier_of(%5$L, %7$s, coalesce(v.days_per_week, 0))
+                   END AS tier
+        ) t
+        ORDER BY v.period_start$q$,
+        v_aggregate,
+        CASE WHEN v_def.metric = 'deployment_frequency' AND v_gran <> 'day'
+             THEN 'metrics.deployment_days_per_week(array_agg(s.at), ($10)[width_bucket(s.at, $10)],'
+                  ' ($11)[width_bucket(s.at, $10)], $12)'
+             ELSE 'NULL::float8' END,
+        metrics.samples_sql(v_def.metric, v_mode, v_scope.team_id IS NOT NULL,
+                            v_scope.repo_id IS NOT NULL, v_scope.service IS NOT NULL,
+                            v_scope.environment IS NOT NULL, v_scope.person_id IS NOT NULL),
+        v_kind, v_def.metric, v_def.unit, v_year,
+        CASE WHEN v_kind = 'duration' THEN v_agg
+             WHEN v_kind = 'rate' THEN 'ratio'
+             WHEN v_kind = 'per_engineer' THEN 'per_engineer_week'
+             ELSE 'count' END,
+        v_def.version, v_gran)
+    USING v_scope.org_id, lower(v_range), upper(v_range), v_scope.team_id, v_scope.repo_id,
+          v_scope.service, v_scope.environment, v_scope.person_id, v_mode, v_starts, v_ends,
+          v_scope.tz;
 END
 $$;
 

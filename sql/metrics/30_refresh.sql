@@ -92,9 +92,14 @@ BEGIN
 
     -- 1. Deployments: those of a marked service or repository from the mark on, as core
     --    has them now and as the units had them.
+    --    (Each mark is read by its own index range scan: LATERAL ... OFFSET 0 keeps the
+    --    planner from joining a few hundred marks to whole tables by hash.)
     SELECT array_agg(DISTINCT x.deploy_id) INTO v_deploys FROM (
         SELECT d.deploy_id FROM metrics_marks m
-        JOIN core.deploys d ON d.org_id = p_org AND d.service = m.key AND d.finished_at >= m.since
+        CROSS JOIN LATERAL (
+            SELECT d.deploy_id FROM core.deploys d
+            WHERE d.org_id = p_org AND d.service = m.key AND d.finished_at >= m.since
+            OFFSET 0) d
         WHERE m.kind = 'service'
         UNION ALL
         SELECT d.deploy_id FROM metrics_marks m
@@ -102,12 +107,17 @@ BEGIN
         WHERE m.kind = 'service' AND m.key = ''
         UNION ALL
         SELECT d.deploy_id FROM metrics_marks m
-        JOIN core.deploys d ON d.org_id = p_org AND d.repo_id = m.key AND d.finished_at >= m.since
+        CROSS JOIN LATERAL (
+            SELECT d.deploy_id FROM core.deploys d
+            WHERE d.org_id = p_org AND d.repo_id = m.key AND d.finished_at >= m.since
+            OFFSET 0) d
         WHERE m.kind = 'repo'
         UNION ALL
         SELECT u.deploy_id FROM metrics_marks m
-        JOIN metrics.deploy_units u
-          ON u.org_id = p_org AND u.service = m.key AND u.finished_at >= m.since
+        CROSS JOIN LATERAL (
+            SELECT u.deploy_id FROM metrics.deploy_units u
+            WHERE u.org_id = p_org AND u.service = m.key AND u.finished_at >= m.since
+            OFFSET 0) u
         WHERE m.kind = 'service'
         UNION ALL
         SELECT u.deploy_id FROM metrics_marks m
@@ -116,8 +126,10 @@ BEGIN
         WHERE m.kind = 'service' AND m.key = ''
         UNION ALL
         SELECT u.deploy_id FROM metrics_marks m
-        JOIN metrics.deploy_units u ON u.org_id = p_org AND u.repo_id = m.key
-         AND u.finished_at >= m.since
+        CROSS JOIN LATERAL (
+            SELECT u.deploy_id FROM metrics.deploy_units u
+            WHERE u.org_id = p_org AND u.repo_id = m.key AND u.finished_at >= m.since
+            OFFSET 0) u
         WHERE m.kind = 'repo'
     ) x;
     v_deploys := coalesce(v_deploys, '{}');
@@ -139,9 +151,10 @@ BEGIN
     TRUNCATE metrics_regions;
     INSERT INTO metrics_regions
     SELECT r.repo_id,
-           coalesce((SELECT max(u.shipped_until) FROM metrics.deploy_units u
+           coalesce((SELECT u.shipped_until FROM metrics.deploy_units u
                      WHERE u.org_id = p_org AND u.repo_id = r.repo_id
-                       AND u.finished_at < r.since), '-infinity')
+                       AND u.shipped_until IS NOT NULL AND u.finished_at < r.since
+                     ORDER BY u.shipped_until DESC LIMIT 1), '-infinity')
     FROM (
         SELECT y.repo_id, min(y.since) AS since FROM (
             SELECT m.key AS repo_id, m.since FROM metrics_marks m WHERE m.kind = 'repo'

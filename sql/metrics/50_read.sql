@@ -130,15 +130,16 @@ BEGIN
 END
 $$;
 
--- The per-unit values of a metric in a range: one row per change, deployment or incident
--- (for the fourkeys lead time, per deployment and commit), with the time it counts at,
--- its value in the metric's unit, and who it is by (for diffs per engineer).
-CREATE OR REPLACE FUNCTION metrics.samples(
-    p_metric text, p_org uuid, p_from timestamptz, p_to timestamptz, p_mode text,
-    p_team uuid DEFAULT NULL, p_repo text DEFAULT NULL, p_service text DEFAULT NULL,
-    p_environment text DEFAULT NULL, p_person uuid DEFAULT NULL)
-RETURNS TABLE (at timestamptz, value float8, entity text, unit_id text, who text)
-LANGUAGE plpgsql STABLE AS $$
+-- The query of the per-unit values of a metric in a range: one row per change,
+-- deployment or incident (for the fourkeys lead time, per deployment and commit), with
+-- the time it counts at, its value in the metric's unit, and who it is by (for diffs per
+-- engineer). Its parameters: $1 org, $2 from, $3 to, $4 team, $5 repo, $6 service,
+-- $7 environment, $8 person, $9 mode; the flags say which dimensions are given.
+CREATE OR REPLACE FUNCTION metrics.samples_sql(
+    p_metric text, p_mode text, p_team boolean DEFAULT false, p_repo boolean DEFAULT false,
+    p_service boolean DEFAULT false, p_environment boolean DEFAULT false,
+    p_person boolean DEFAULT false)
+RETURNS text LANGUAGE plpgsql STABLE AS $$
 DECLARE
     v_of    text;
     v_axis  text;
@@ -157,7 +158,7 @@ BEGIN
         RAISE EXCEPTION 'no mode % (modes: default, devlake, fourkeys, middleware)', p_mode
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF p_person IS NOT NULL AND v_of <> 'change' THEN
+    IF p_person AND v_of <> 'change' THEN
         RAISE EXCEPTION 'a person scope applies to change metrics only, not to %', p_metric
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -169,24 +170,24 @@ BEGIN
         -- commit time, values of zero or less ignored.
         v_where := concat_ws(' AND ', 'd.org_id = $1', 'd.finished_at >= $2',
                              'd.finished_at < $3',
-                             CASE WHEN p_repo IS NOT NULL THEN 'd.repo_id = $5' END,
-                             CASE WHEN p_service IS NOT NULL THEN 'd.service = $6' END,
-                             CASE WHEN p_environment IS NOT NULL THEN 'd.environment = $7' END,
-                             CASE WHEN p_person IS NOT NULL THEN 'u.person_id = $8' END,
-                             CASE WHEN p_team IS NOT NULL THEN
+                             CASE WHEN p_repo THEN 'd.repo_id = $5' END,
+                             CASE WHEN p_service THEN 'd.service = $6' END,
+                             CASE WHEN p_environment THEN 'd.environment = $7' END,
+                             CASE WHEN p_person THEN 'u.person_id = $8' END,
+                             CASE WHEN p_team THEN
                                  'EXISTS (SELECT FROM metrics.deploy_teams t WHERE t.org_id = d.org_id'
                                  ' AND t.team_id = $4 AND t.deploy_id = d.deploy_id)' END);
-        RETURN QUERY EXECUTE format($q$
-            SELECT d.finished_at, extract(epoch FROM d.finished_at - cm.authored_at)::float8 / 3600,
-                   'commit', cm.commit_id, coalesce(u.person_id::text, u.author_id)
+        RETURN format($q$
+            SELECT d.finished_at AS at,
+                   extract(epoch FROM d.finished_at - cm.authored_at)::float8 / 3600 AS value,
+                   'commit'::text AS entity, cm.commit_id AS unit_id,
+                   coalesce(u.person_id::text, u.author_id) AS who
             FROM metrics.deploy_units d
             JOIN metrics.change_units u ON u.org_id = d.org_id AND u.deploy_id = d.deploy_id
             JOIN core.changes c ON c.org_id = u.org_id AND c.change_id = u.change_id
             JOIN core.commits cm ON cm.org_id = c.org_id AND cm.repo_id = c.repo_id
              AND c.head_branch = ANY (cm.branches) AND cm.authored_at <= c.merged_at
-            WHERE %s AND d.finished_at > cm.authored_at$q$, v_where)
-        USING p_org, p_from, p_to, p_team, p_repo, p_service, p_environment, p_person;
-        RETURN;
+            WHERE %s AND d.finished_at > cm.authored_at$q$, v_where);
     END IF;
 
     IF v_of = 'change' THEN
@@ -234,19 +235,19 @@ BEGIN
                 ELSE format(v_min, 'u.deploy_s') END
             ELSE '1::float8' END;
         v_where := concat_ws(' AND ',
-            CASE WHEN p_team IS NOT NULL
+            CASE WHEN p_team
                  THEN format('t.org_id = $1 AND t.team_id = $4 AND t.%1$I >= $2 AND t.%1$I < $3', v_axis)
                  ELSE format('u.org_id = $1 AND u.%1$I >= $2 AND u.%1$I < $3', v_axis) END,
             CASE WHEN p_metric <> 'change_lead_time' THEN 'NOT u.is_bot' END,
-            CASE WHEN p_repo IS NOT NULL THEN 'u.repo_id = $5' END,
-            CASE WHEN p_service IS NOT NULL THEN 'u.service = $6' END,
-            CASE WHEN p_environment IS NOT NULL THEN 'u.environment = $7' END,
-            CASE WHEN p_person IS NOT NULL THEN 'u.person_id = $8' END);
+            CASE WHEN p_repo THEN 'u.repo_id = $5' END,
+            CASE WHEN p_service THEN 'u.service = $6' END,
+            CASE WHEN p_environment THEN 'u.environment = $7' END,
+            CASE WHEN p_person THEN 'u.person_id = $8' END);
         v_who := 'coalesce(u.person_id::text, u.author_id)';
-        IF p_team IS NULL THEN
+        IF NOT p_team THEN
             v_from := 'metrics.change_units u';
         ELSIF p_mode IN ('default', 'fourkeys')
-              AND num_nonnulls(p_repo, p_service, p_environment, p_person) = 0 THEN
+              AND NOT (p_repo OR p_service OR p_environment OR p_person) THEN
             -- A team's rows carry the default values: no lookup of each change.
             v_from := 'metrics.change_teams t CROSS JOIN LATERAL (SELECT t.*) u';
             v_who := 'u.who';
@@ -255,12 +256,11 @@ BEGIN
                       ' metrics.change_units u WHERE u.org_id = t.org_id'
                       ' AND u.change_id = t.change_id OFFSET 0) u';
         END IF;
-        RETURN QUERY EXECUTE format(
-            'SELECT s.at, s.value, ''change'', s.change_id, s.who FROM ('
+        RETURN format(
+            'SELECT s.at, s.value, ''change''::text AS entity, s.change_id AS unit_id, s.who FROM ('
             'SELECT u.%I AS at, (%s)::float8 AS value, u.change_id,'
             ' %s AS who FROM %s WHERE %s) s'
-            ' WHERE s.value IS NOT NULL', v_axis, v_value, v_who, v_from, v_where)
-        USING p_org, p_from, p_to, p_team, p_repo, p_service, p_environment, p_person;
+            ' WHERE s.value IS NOT NULL', v_axis, v_value, v_who, v_from, v_where);
 
     ELSIF v_of = 'deploy' THEN
         v_value := CASE p_metric
@@ -277,21 +277,26 @@ BEGIN
                 ' AND l.deploy_id = d.deploy_id HAVING count(*) > 0)'
             ELSE '1::float8' END;
         v_where := concat_ws(' AND ',
-            CASE WHEN p_team IS NOT NULL
+            CASE WHEN p_team
                  THEN 't.org_id = $1 AND t.team_id = $4 AND t.finished_at >= $2 AND t.finished_at < $3'
                  ELSE 'd.org_id = $1 AND d.finished_at >= $2 AND d.finished_at < $3' END,
-            CASE WHEN p_repo IS NOT NULL THEN 'd.repo_id = $5' END,
-            CASE WHEN p_service IS NOT NULL THEN 'd.service = $6' END,
-            CASE WHEN p_environment IS NOT NULL THEN 'd.environment = $7' END);
-        v_from := CASE WHEN p_team IS NOT NULL THEN
-                      'metrics.deploy_teams t JOIN metrics.deploy_units d'
-                      ' ON d.org_id = t.org_id AND d.deploy_id = t.deploy_id'
-                  ELSE 'metrics.deploy_units d' END;
-        RETURN QUERY EXECUTE format(
-            'SELECT s.at, s.value, ''deploy'', s.deploy_id, NULL::text FROM ('
+            CASE WHEN p_repo THEN 'd.repo_id = $5' END,
+            CASE WHEN p_service THEN 'd.service = $6' END,
+            CASE WHEN p_environment THEN 'd.environment = $7' END);
+        v_from := CASE
+            WHEN p_team AND NOT (p_repo OR p_service OR p_environment) THEN
+                -- (a team's rows carry what the values need: no lookup of each deployment)
+                'metrics.deploy_teams t CROSS JOIN LATERAL'
+                ' (SELECT t.org_id, t.deploy_id, t.finished_at) d'
+            WHEN p_team THEN
+                'metrics.deploy_teams t JOIN metrics.deploy_units d'
+                ' ON d.org_id = t.org_id AND d.deploy_id = t.deploy_id'
+            ELSE 'metrics.deploy_units d' END;
+        RETURN format(
+            'SELECT s.at, s.value, ''deploy''::text AS entity, s.deploy_id AS unit_id,'
+            ' NULL::text AS who FROM ('
             'SELECT d.finished_at AS at, (%s) AS value, d.deploy_id FROM %s WHERE %s) s'
-            ' WHERE s.value IS NOT NULL', v_value, v_from, v_where)
-        USING p_org, p_from, p_to, p_team, p_repo, p_service, p_environment, p_person, p_mode;
+            ' WHERE s.value IS NOT NULL', v_value, v_from, v_where);
 
     ELSE
         -- Incidents count where they opened (Middleware: where they were resolved). A
@@ -302,24 +307,39 @@ BEGIN
                         ELSE 'i.restore_s / 3600.0' END;
         v_where := concat_ws(' AND ',
             format('i.org_id = $1 AND i.%1$I >= $2 AND i.%1$I < $3', v_axis),
-            CASE WHEN p_service IS NOT NULL THEN 'i.service = $6' END,
-            CASE WHEN num_nonnulls(p_team, p_repo, p_environment) > 0 THEN
+            CASE WHEN p_service THEN 'i.service = $6' END,
+            CASE WHEN (p_team OR p_repo OR p_environment) THEN
                 concat('EXISTS (SELECT FROM metrics.failure_links l JOIN metrics.deploy_units d'
                        ' ON d.org_id = l.org_id AND d.deploy_id = l.deploy_id',
                        ' WHERE l.org_id = i.org_id AND l.mode = $9 AND l.cause_kind = ''incident'''
                        ' AND l.cause_id = i.incident_id',
-                       CASE WHEN p_repo IS NOT NULL THEN ' AND d.repo_id = $5' END,
-                       CASE WHEN p_environment IS NOT NULL THEN ' AND d.environment = $7' END,
-                       CASE WHEN p_team IS NOT NULL THEN
+                       CASE WHEN p_repo THEN ' AND d.repo_id = $5' END,
+                       CASE WHEN p_environment THEN ' AND d.environment = $7' END,
+                       CASE WHEN p_team THEN
                            ' AND EXISTS (SELECT FROM metrics.deploy_teams t WHERE t.org_id = d.org_id'
                            ' AND t.team_id = $4 AND t.deploy_id = d.deploy_id)' END,
                        ')') END);
-        RETURN QUERY EXECUTE format(
-            'SELECT i.%I, (%s)::float8, ''incident'', i.incident_id, NULL::text'
+        RETURN format(
+            'SELECT i.%I AS at, (%s)::float8 AS value, ''incident''::text AS entity,'
+            ' i.incident_id AS unit_id, NULL::text AS who'
             ' FROM metrics.incident_units i WHERE %s AND i.restore_s IS NOT NULL',
-            v_axis, v_value, v_where)
-        USING p_org, p_from, p_to, p_team, p_repo, p_service, p_environment, p_person, p_mode;
+            v_axis, v_value, v_where);
     END IF;
+END
+$$;
+
+-- The per-unit values of a metric in a range (the rows of metrics.samples_sql).
+CREATE OR REPLACE FUNCTION metrics.samples(
+    p_metric text, p_org uuid, p_from timestamptz, p_to timestamptz, p_mode text,
+    p_team uuid DEFAULT NULL, p_repo text DEFAULT NULL, p_service text DEFAULT NULL,
+    p_environment text DEFAULT NULL, p_person uuid DEFAULT NULL)
+RETURNS TABLE (at timestamptz, value float8, entity text, unit_id text, who text)
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN QUERY EXECUTE metrics.samples_sql(p_metric, p_mode, p_team IS NOT NULL,
+        p_repo IS NOT NULL, p_service IS NOT NULL, p_environment IS NOT NULL,
+        p_person IS NOT NULL)
+    USING p_org, p_from, p_to, p_team, p_repo, p_service, p_environment, p_person, p_mode;
 END
 $$;
 
