@@ -16,8 +16,17 @@ from qdx.errors import InvalidInput
 from tests.identity_helpers import Acct, add, link, make_org, partition, person_of, run, same
 from tests.normalize_helpers import accept, normalize, sample
 from tests.normalize_helpers import make_org as make_org_with_endpoint
+from workers.identity.matcher import (
+    Group,
+    coactive_pairs,
+    compare,
+    compare_activity,
+    compare_groups,
+    compare_names,
+    profile,
+)
 from workers.identity.names import ROLE_WORDS, is_role_mailbox
-from workers.identity.resolver import resolve_pending
+from workers.identity.resolver import _surname_change, resolve_pending
 
 Conn = psycopg.Connection[Any]
 
@@ -513,4 +522,52 @@ def test_activity_is_read_for_co_activity(conn: Conn, org: Any) -> None:
     rows = conn.execute("SELECT activity FROM identity.load_accounts(%s, %s)",
                         (org, ["git:a@x.io"])).fetchone()  # fmt: skip
     assert rows is not None
-    assert sorted(rows[0]) == ["r1|2026-01", "r1|2026-02"]
+    assert sorted(rows[0]) == ["r1|2026-01-05", "r1|2026-02-05"]
+
+
+def test_co_activity_on_the_same_days_is_compared_and_finds_candidates() -> None:
+    days = [f"acme/api|2026-01-{d:02d}" for d in (5, 6, 7, 8)]
+    laptop = profile("git:jd@jds-mbp.local", None, "Jo", ["jd@JDs-MBP.local"], days[:3])
+    forge = profile("github:7", "night-owl", None, [], [*days, "acme/web|2026-02-02"])
+    teammate = profile(
+        "github:8", "cosmic-fox", None, [], ["acme/api|2026-01-05", "acme/web|2026-02-20"]
+    )
+    assert compare_activity(laptop, forge) == 3  # the same repository on the same days
+    assert compare_activity(teammate, forge) == 2  # the same repository and month only
+    # Nothing in their names or handles brings them together; the days do.
+    assert coactive_pairs([laptop, forge, teammate]) == {("git:jd@jds-mbp.local", "github:7")}
+
+
+def test_names_an_initial_and_a_given_name_alone() -> None:
+    assert compare_names(("carlos", "j"), ("carlos", "jimenez")) == 3  # "Carlos J."
+    assert compare_names(("susan",), ("susan",)) == 1  # a given name alone names many
+    assert compare_names(("susan",), ("susan", "king")) == 1
+
+
+def test_a_group_of_linked_accounts_is_compared_as_a_whole() -> None:
+    hr = profile("bamboohr:1", None, "Jung, Jiwoo", ["jiwoo.jung@acme.io"])
+    okta = profile("okta:1", "jiwoo.jung@acme.io", "Frank Jung", ["jiwoo.jung@acme.io"])
+    old = profile("git:jjung@initech.com", None, "Frank Jung", ["jjung@initech.com"])
+    # jjung is built from the HR name, "Frank Jung" is the directory's: together.
+    assert compare_groups(Group.of([hr, okta]), Group.of([old]))[:3] == (4, 0, 2)
+    assert compare(okta, old)[2] == 1
+
+
+def test_surname_change_mailboxes_are_not_namesakes() -> None:
+    assert _surname_change({"jessica.miller"}, {"jessica.wilson"})
+    assert not _surname_change({"anjali.singh"}, {"anjali.singh2"})
+    assert not _surname_change({"margaret.carter", "margaret.turner2"}, {"margaret.turner"})
+    assert not _surname_change({"rajesh"}, {"rajesh.kumar"})
+
+
+def test_a_surname_change_links_through_an_account_with_the_old_name_and_new_mailbox(
+    conn: Conn, org: Any
+) -> None:
+    add(conn, org, [
+        Acct("okta:00u1", "Jessica Miller", "jessica.miller@acme.io", ("jessica.miller@acme.io",),
+             sso="00u1"),
+        Acct("pagerduty:P1", "Jessica Miller", emails=("jessica.wilson@acme.io",)),
+        Acct("git:jessica.wilson@acme.io", "Jessica Wilson", emails=("jessica.wilson@acme.io",)),
+    ])  # fmt: skip
+    run(conn, org, everything=True)
+    assert same(conn, org, "okta:00u1", "pagerduty:P1", "git:jessica.wilson@acme.io")

@@ -69,7 +69,8 @@ RETURNS text[] LANGUAGE sql STABLE AS $$
 $$;
 
 -- What the resolver knows of each account: its actor row, whether it is an automation,
--- its current link and pin, and where it worked (repository and month, for co-activity).
+-- its current link and pin, and where it worked (repository and UTC day, for co-activity:
+-- the matcher compares both the days and the months).
 CREATE OR REPLACE FUNCTION identity.load_accounts(p_org uuid, p_actors text[])
 RETURNS TABLE (actor_id text, provider text, login text, display_name text, emails text[],
                is_automation boolean, sso_subject text, employee_id text, person_id uuid,
@@ -80,7 +81,8 @@ LANGUAGE sql STABLE AS $$
     ), a AS (
         SELECT a.* FROM s JOIN core.actors a ON a.org_id = p_org AND a.actor_id = s.actor_id
     ), act AS (
-        SELECT x.actor_id, array_agg(DISTINCT x.repo_id || '|' || to_char(x.at, 'YYYY-MM')) AS activity
+        SELECT x.actor_id, array_agg(DISTINCT x.repo_id || '|'
+                                  || to_char(x.at AT TIME ZONE 'UTC', 'YYYY-MM-DD')) AS activity
         FROM (
             SELECT c.author_id AS actor_id, c.repo_id, c.authored_at AS at
             FROM s JOIN core.commits c ON c.org_id = p_org AND c.author_id = s.actor_id

@@ -8,8 +8,10 @@ Two accounts are compared on four things, each to a small number of levels:
 - handle: logins and email local parts: equal, similar, different;
 - derived: whether one account's handle is built from the other's name (jdoe, janedoe,
   doej ... for Jane Doe): fully, partly, not;
-- activity: where the accounts worked (repository and month): both in some month, in
-  the same repository, nowhere in common.
+- activity: where the accounts worked (repository and day): on the same days (most of
+  the smaller account's repository-days are also the other's: a person's commit
+  identity and forge account push to the same repositories on the same days), in the
+  same repository and month, in the same repository, nowhere in common.
 
 A missing value (no name, no handle, no activity) is left out of the comparison. Each
 level has a probability among true matches (m) and among non-matches (u); a pair's
@@ -24,6 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from rapidfuzz.distance import JaroWinkler
@@ -42,7 +45,7 @@ LEVELS: dict[str, tuple[str, ...]] = {
     "name": ("different", "first", "last", "close", "exact"),
     "handle": ("different", "similar", "equal"),
     "derived": ("no", "partly", "fully"),
-    "activity": ("none", "repository", "month"),
+    "activity": ("none", "repository", "month", "day"),
 }
 COMPARISONS = tuple(LEVELS)
 
@@ -54,13 +57,13 @@ DEFAULT_PARAMS: dict[str, Any] = {
         "name": [0.04, 0.08, 0.06, 0.30, 0.52],
         "handle": [0.30, 0.15, 0.55],
         "derived": [0.30, 0.15, 0.55],
-        "activity": [0.20, 0.30, 0.50],
+        "activity": [0.15, 0.15, 0.20, 0.50],
     },
     "u": {
         "name": [0.55, 0.25, 0.15, 0.04, 0.01],
         "handle": [0.95, 0.04, 0.01],
         "derived": [0.90, 0.08, 0.02],
-        "activity": [0.55, 0.35, 0.10],
+        "activity": [0.55, 0.34, 0.10, 0.01],
     },
 }
 MIN_TRAINING_PAIRS = 200
@@ -73,11 +76,9 @@ class Profile:
     actor_id: str
     tokens: tuple[str, ...]
     handles: frozenset[str]
-    activity: frozenset[str]  # 'repo|YYYY-MM'
-
-    @property
-    def repos(self) -> frozenset[str]:
-        return frozenset(a.rsplit("|", 1)[0] for a in self.activity)
+    activity: frozenset[str]  # 'repo|YYYY-MM-DD' (or 'repo|YYYY-MM' when only months are known)
+    months: frozenset[str] = frozenset()  # 'repo|YYYY-MM'
+    repos: frozenset[str] = frozenset()
 
 
 def profile(actor_id: str, login: str | None, display_name: str | None,
@@ -93,7 +94,10 @@ def profile(actor_id: str, login: str | None, display_name: str | None,
     if is_handle_like(display_name, login) and display_name:
         handles.add(handle(display_name))
         tokens = ()
-    return Profile(actor_id, tokens, frozenset(handles), frozenset(activity))
+    days = frozenset(activity)
+    months = frozenset(a[:-3] if a[-3:-2] == "-" and a[-6:-5] == "-" else a for a in days)
+    repos = frozenset(a.rsplit("|", 1)[0] for a in months)
+    return Profile(actor_id, tokens, frozenset(handles), days, months, repos)
 
 
 def _first_equivalent(a: str, b: str) -> bool:
@@ -107,13 +111,19 @@ def _first_equivalent(a: str, b: str) -> bool:
 
 
 def _last_equivalent(a: str, b: str) -> bool:
-    return bool(a and b) and (a == b or (min(len(a), len(b)) >= 4
-                                         and JaroWinkler.similarity(a, b) >= 0.92))  # fmt: skip
+    if not a or not b:
+        return False
+    if len(a) == 1 or len(b) == 1:  # an initial ("Carlos J.")
+        return a[0] == b[0]
+    return a == b or (min(len(a), len(b)) >= 4 and JaroWinkler.similarity(a, b) >= 0.92)
 
 
+@lru_cache(maxsize=262144)
 def compare_names(a: tuple[str, ...], b: tuple[str, ...]) -> int | None:
     if not a or not b:
         return None
+    if len(a) == 1 or len(b) == 1:  # a given name alone ("Susan") names many people
+        return 1 if _first_equivalent(a[0], b[0]) else 0
     if sorted(a) == sorted(b):
         return 4
     pa, pb = NameParts(a), NameParts(b)
@@ -152,7 +162,7 @@ def _derived_level(handles: frozenset[str], tokens: tuple[str, ...]) -> int | No
     built = derived_handles(parts)
     stripped = {h.rstrip("0123456789") for h in handles}
     if (handles | stripped) & built:
-        return 2
+        return 2 if parts.last else 1  # a handle that is a given name alone is common
 
     pieces = [t for t in (parts.last, parts.first) if len(t) >= 4]
     if any(p in h for h in handles for p in pieces):
@@ -169,15 +179,61 @@ def compare_derived(a: Profile, b: Profile) -> int | None:
     return max(one, two)
 
 
-def compare_activity(a: frozenset[str], b: frozenset[str]) -> int | None:
-    if not a or not b:
+# Co-activity on the same days: at least this share of the smaller account's
+# repository-days are also the other's.
+SAME_DAYS = 0.8
+
+
+def compare_activity(a: Profile | Group, b: Profile | Group) -> int | None:
+    if not a.activity or not b.activity:
         return None
-    if len(a & b) >= 2:
+    if a.activity != a.months and b.activity != b.months:  # days are known on both sides
+        small, big = sorted((a.activity, b.activity), key=len)
+        shared = sum(1 for x in small if x in big)
+        if shared and shared >= SAME_DAYS * len(small):
+            return 3
+    if len(a.months & b.months) >= 2:
         return 2
-    repos_a = {x.rsplit("|", 1)[0] for x in a}
-    if any(y.rsplit("|", 1)[0] in repos_a for y in b):
+    if a.repos & b.repos:
         return 1
     return 0
+
+
+# Accounts that share no blocking key are still compared when most of the smaller one's
+# repository-days (at least this many) are also the other's.
+COACTIVE_MIN_DAYS = 3
+
+
+def coactive_pairs(profiles: Iterable[Profile]) -> set[tuple[str, str]]:
+    """Pairs of accounts that worked on the same repositories on the same days: at least
+    COACTIVE_MIN_DAYS repository-days, and SAME_DAYS of the smaller account's. A
+    set-similarity join: a pair qualifies only if it shares one of the rarest
+    (1 - SAME_DAYS) share (plus one) of the smaller account's days, so only those are
+    looked up."""
+    dated = [p for p in profiles
+             if len(p.activity) >= COACTIVE_MIN_DAYS and p.activity != p.months]  # fmt: skip
+    posting: dict[str, list[int]] = {}
+    for i, p in enumerate(dated):
+        for x in p.activity:
+            posting.setdefault(x, []).append(i)
+    out: set[tuple[str, str]] = set()
+    for i, p in enumerate(dated):
+        n = len(p.activity)
+        need = math.ceil(SAME_DAYS * n)
+        rare = sorted(p.activity, key=lambda x: (len(posting[x]), x))[: n - need + 1]
+        seen: set[int] = set()
+        for x in rare:
+            for j in posting[x]:
+                if j == i or j in seen:
+                    continue
+                seen.add(j)
+                q = dated[j]
+                if len(q.activity) < n or (len(q.activity) == n and j < i):
+                    continue  # the pair is found from its smaller side (once)
+                if sum(1 for y in p.activity if y in q.activity) >= need:
+                    a, b = sorted((p.actor_id, q.actor_id))
+                    out.add((a, b))
+    return out
 
 
 def compare(a: Profile, b: Profile) -> tuple[int | None, ...]:
@@ -186,7 +242,47 @@ def compare(a: Profile, b: Profile) -> tuple[int | None, ...]:
         compare_names(a.tokens, b.tokens),
         compare_handles(a.handles, b.handles),
         compare_derived(a, b),
-        compare_activity(a.activity, b.activity),
+        compare_activity(a, b),
+    )
+
+
+@dataclass(frozen=True)
+class Group:
+    """What the matcher knows of a group of accounts already linked (one person so far):
+    every name, handle and day of activity of its accounts."""
+
+    names: frozenset[tuple[str, ...]]
+    handles: frozenset[str]
+    activity: frozenset[str]
+    months: frozenset[str]
+    repos: frozenset[str]
+
+    @classmethod
+    def of(cls, profiles: Iterable[Profile]) -> Group:
+        ps = list(profiles)
+        return cls(frozenset(p.tokens for p in ps if p.tokens),
+                   frozenset().union(*(p.handles for p in ps)),
+                   frozenset().union(*(p.activity for p in ps)),
+                   frozenset().union(*(p.months for p in ps)),
+                   frozenset().union(*(p.repos for p in ps)))  # fmt: skip
+
+
+def _best(levels: Iterable[int | None]) -> int | None:
+    known = [v for v in levels if v is not None]
+    return max(known) if known else None
+
+
+def compare_groups(a: Group, b: Group) -> tuple[int | None, ...]:
+    """The comparison vector of two groups of linked accounts: each comparison at the
+    best level any of their names, handles or days reach (a login on one account and a
+    name on another of the same person are evidence together)."""
+    derived = [_derived_level(a.handles, n) for n in b.names]
+    derived += [_derived_level(b.handles, n) for n in a.names]
+    return (
+        _best(compare_names(x, y) for x in a.names for y in b.names),
+        compare_handles(a.handles, b.handles),
+        _best(derived),
+        compare_activity(a, b),
     )
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -41,10 +42,14 @@ from psycopg.rows import dict_row
 
 from db.queries import QUERIES
 from workers.identity.matcher import (
+    LEVELS,
     MIN_TRAINING_PAIRS,
+    Group,
     Model,
     Profile,
+    coactive_pairs,
     compare,
+    compare_groups,
     describe,
     estimate,
     profile,
@@ -143,6 +148,27 @@ def company_mailboxes(emails: Iterable[str]) -> dict[str, set[str]]:
     return out
 
 
+_BOX_WORDS = re.compile(r"[a-z]{2,}")
+
+
+def _name_words(local: str) -> tuple[str, ...]:
+    """A mailbox's words without numbers and initials: anjali.singh2 and anjali.singh,
+    patricia.b.taylor and patricia.taylor give the same words."""
+    return tuple(_BOX_WORDS.findall(local))
+
+
+def _surname_change(xs: set[str], ys: set[str]) -> bool:
+    """Whether two sets of mailboxes at one domain read as one person's before and after
+    a change of surname: given name first, then one surname, the same given name on both
+    sides and a different surname; and no two that a company gives two people of one name
+    (anjali.singh@, anjali.singh2@)."""
+    wxs, wys = {_name_words(x) for x in xs}, {_name_words(y) for y in ys}
+    if wxs & wys:
+        return False
+    return any(len(wx) == len(wy) == 2 and wx[0] == wy[0] and wx[1] != wy[1]
+               for wx in wxs for wy in wys)  # fmt: skip
+
+
 def _directory_subject(a: Account) -> set[str]:
     """The SSO subject of an identity provider's own record of a person (an Okta user whose
     subject is its id): two such records are two people. A tool's claim of a subject (a
@@ -220,6 +246,11 @@ class _Graph:
         for d in x.mailboxes.keys() & y.mailboxes.keys():
             if x.mailboxes[d] & y.mailboxes[d]:
                 continue
+            # jessica.miller@ and jessica.wilson@ (the same given name, another surname)
+            # may be one person before and after a surname change: that is for the
+            # matcher's evidence to weigh. Other pairs of mailboxes are two people.
+            if _surname_change(x.mailboxes[d], y.mailboxes[d]):
+                continue
             # Unless one side's login is the other's mailbox, exactly (a surname change:
             # the chat login stayed svetlana.kuznetsova when the mail became .ivanova).
             if not (x.logins & y.mailboxes[d] or y.logins & x.mailboxes[d]):
@@ -247,14 +278,51 @@ class _Graph:
         return ra
 
 
+def _group_scores(
+    g: _Graph,
+    accounts: dict[str, Account],
+    scored: Sequence[tuple[str, str, float, tuple[int | None, ...], float]],
+    model: Model,
+    profiles: dict[str, Profile] | None,
+) -> dict[tuple[str, str], tuple[float, tuple[int | None, ...], float]]:
+    """The comparison of every two clusters the rules made that have a candidate pair
+    between them and hold more than one account between them, as wholes: (probability,
+    vector, log2 odds)."""
+    profiles = profiles or {a: acc.profile() for a, acc in accounts.items()
+                            if not acc.automation}  # fmt: skip
+    members: dict[str, list[Profile]] = defaultdict(list)
+    for a, prof in profiles.items():
+        members[g.find(a)].append(prof)
+    groups: dict[str, Group] = {}
+    out: dict[tuple[str, str], tuple[float, tuple[int | None, ...], float]] = {}
+    for a, b, *_rest in scored:
+        ra, rb = g.find(a), g.find(b)
+        if ra == rb:
+            continue
+        pair = (ra, rb) if ra < rb else (rb, ra)
+        if pair in out or (len(members[ra]) < 2 and len(members[rb]) < 2):
+            continue
+        for r in pair:
+            if r not in groups:
+                groups[r] = Group.of(members[r])
+        vector = compare_groups(groups[pair[0]], groups[pair[1]])
+        out[pair] = (model.probability(vector), vector, model.log_odds(vector))
+    return out
+
+
 def cluster(
     accounts: dict[str, Account],
     rule_edges: Sequence[tuple[str, str, str, int, str]],
     scored: Sequence[tuple[str, str, float, tuple[int | None, ...], float]],
     apart: Iterable[tuple[str, str]] = (),
     thresholds: Thresholds | None = None,
+    model: Model | None = None,
+    profiles: dict[str, Profile] | None = None,
 ) -> Resolution:
-    """Cluster a scope (see the module's docstring) and assign each cluster a person."""
+    """Cluster a scope (see the module's docstring) and assign each cluster a person.
+    With the matcher's `model`, two clusters the rules made are also compared as wholes
+    (every name, handle and day of their accounts together), and the better of that and
+    their best pair of accounts counts."""
     t = thresholds or Thresholds()
     apart = list(apart)
     apart_set = {frozenset(p) for p in apart}
@@ -293,15 +361,18 @@ def cluster(
     # 3. The matcher, between the clusters the rules left.
     for root in g.info:
         g.info[root].seeds = {root}
+    lifted = _group_scores(g, accounts, scored, model, profiles) if model else {}
     best: dict[tuple[str, str], tuple[float, str, str, tuple[int | None, ...]]] = {}
     bits: dict[tuple[str, str], float] = {}  # log2 odds: probabilities near 1 all look alike
     for a, b, p, vector, odds in scored:
-        if p < t.review or frozenset((a, b)) in apart_set:
-            continue
         ra, rb = g.find(a), g.find(b)
         if ra == rb:
             continue
         pair = (ra, rb) if ra < rb else (rb, ra)
+        if pair in lifted and lifted[pair][2] > odds:
+            p, vector, odds = lifted[pair]
+        if p < t.review or frozenset((a, b)) in apart_set:
+            continue
         if pair not in best or (odds, a, b) > (bits[pair], *best[pair][1:3]):
             best[pair] = (p, a, b, vector)
             bits[pair] = odds
@@ -315,23 +386,23 @@ def cluster(
         return max((best.get((x, y) if x < y else (y, x), (0.0,))[0]
                     for x in s1 for y in s2), default=0.0)  # fmt: skip
 
-    def rival(side: str, other: str, odds: float) -> str | None:
+    def rival(side: str, other: str, odds: float) -> tuple[str, float] | None:
         # Another cluster that fits `side` nearly as well as `other` does and is not
         # itself the same person as `other` (it may not join it, or does not match it
         # well enough to): then `side` fits two people, and choosing is a guess.
-        # Returns an account of it.
+        # Returns an account of it and how well it fits (log2 odds).
         for seed in sorted(g.info[side].seeds):
             for w, q, q_odds in near[seed]:
                 rw = g.find(w)
                 if rw in (side, other) or q < t.review or q_odds < odds - t.margin_bits:
                     continue
-                if (not g.matchable(rw, other) or direct(rw, other) < t.auto):  # fmt: skip
-                    return w
+                if not g.matchable(rw, other):
+                    return w, q_odds
         return None
 
     # Most probable first; pairs left undecided are tried again after the joins of a pass
     # (a join can settle what made a pair ambiguous), until a pass joins nothing.
-    ordered = sorted(best.items(), key=lambda kv: (-kv[1][0], kv[0]))
+    ordered = sorted(best.items(), key=lambda kv: (-bits[kv[0]], kv[0]))
     undecided: dict[tuple[str, str], dict[str, Any]] = {}
     joined = True
     while joined:
@@ -350,8 +421,9 @@ def cluster(
                 note(a, MATCHER_STRENGTH, "matcher", p, {**evidence, "with": b})
                 note(b, MATCHER_STRENGTH, "matcher", p, {**evidence, "with": a})
                 continue
-            why_not = ({"reason": "in the review band"} if p < t.auto else
-                       {"reason": "as likely to be someone else", "rival": rivalled})  # fmt: skip
+            why_not = ({"reason": "in the review band"} if p < t.auto or rivalled is None else
+                       {"reason": "as likely to be someone else", "rival": rivalled[0],
+                        "bits": round(odds, 1), "rival_bits": round(rivalled[1], 1)})  # fmt: skip
             undecided[(min(a, b), max(a, b))] = {
                 "a": min(a, b), "b": max(a, b), "probability": round(p, 6),
                 "evidence": {"comparisons": describe(vector), **why_not},
@@ -459,6 +531,15 @@ def _pairs(conn: Conn, name: str, org_id: UUID, actors: list[str]) -> list[tuple
     return conn.execute(QUERIES[name], {"org_id": org_id, "actors": actors}).fetchall()
 
 
+def _candidates(conn: Conn, org_id: UUID, profiles: dict[str, Profile]) -> list[tuple[str, str]]:
+    """The pairs the matcher compares: those sharing a blocking key, and those that worked
+    on the same repositories on the same days (whatever their names)."""
+    pairs = {(a, b) if a < b else (b, a)
+             for a, b in _pairs(conn, "identity_block_pairs", org_id, list(profiles))}  # fmt: skip
+    pairs |= coactive_pairs(profiles.values())
+    return sorted(pairs)
+
+
 Compared = list[tuple[str, str, tuple[int | None, ...]]]
 
 
@@ -488,16 +569,16 @@ def train(conn: Conn, org_id: UUID) -> Model:
     rows = conn.execute(QUERIES["identity_all_actors"], {"org_id": org_id})
     accounts = _load(conn, org_id, [r[0] for r in rows])
     profiles = {a: acc.profile() for a, acc in accounts.items() if not acc.automation}
-    pairs = _pairs(conn, "identity_block_pairs", org_id, list(profiles))
-    return _fit(conn, org_id, _compare(profiles, pairs), len(accounts))
+    return _fit(conn, org_id, _compare(profiles, _candidates(conn, org_id, profiles)),
+                len(accounts))  # fmt: skip
 
 
 def _model(conn: Conn, org_id: UUID) -> Model | None:
     """The model last estimated for an organization, unless there is none or the
     organization has at least doubled its accounts since (then it is estimated again)."""
     params = _one(conn, "identity_latest_model", {"org_id": org_id})
-    if not params:
-        return None
+    if not params or any(len(params["m"].get(c, ())) != len(LEVELS[c]) for c in LEVELS):
+        return None  # none yet, or estimated for other comparison levels
     count = int(_one(conn, "identity_actor_count", {"org_id": org_id}) or 0)
     if count >= max(2 * int(params.get("accounts", 0)), 100):
         return None
@@ -547,9 +628,7 @@ def resolve(conn: Conn, org_id: UUID, *, everything: bool = False, limit: int = 
             accounts = {**fresh, **_load(conn, org_id, [a for a in scope if a not in fresh])}
         edges = _pairs(conn, "identity_rule_edges", org_id, scope)
         humans = {a: acc.profile() for a, acc in accounts.items() if not acc.automation}
-        pairs = _pairs(conn, "identity_block_pairs", org_id, list(humans))
-
-        compared = _compare(humans, pairs)
+        compared = _compare(humans, _candidates(conn, org_id, humans))
         if everything:
             model = _fit(conn, org_id, compared, len(accounts))
         else:
@@ -557,7 +636,7 @@ def resolve(conn: Conn, org_id: UUID, *, everything: bool = False, limit: int = 
         out.model = model.params()
         scored = _score(model, compared)
         apart = _pairs(conn, "identity_apart_pairs", org_id, scope)
-        result = cluster(accounts, edges, scored, apart, thresholds)
+        result = cluster(accounts, edges, scored, apart, thresholds, model, humans)
         out.op_id = _one(conn, "identity_apply", {
             **org, "by": by, "assign": json.dumps(result.assign),
             "reviews": json.dumps(result.reviews),
