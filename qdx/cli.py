@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
 import json
 import logging
 import signal
@@ -22,8 +21,10 @@ from db import tenancy
 from db.connect import Database, check_server, embedded_for, open_database
 from db.migrate import MigrateResult, migrate, pending
 from db.queries import QUERIES
+from qdx import audit as audit_cli
 from qdx import logs, people
 from qdx import metrics as metrics_cli
+from qdx.console import cli_user
 from qdx.console import connection as _connection
 from qdx.console import err as _err
 from qdx.console import migrated as _migrated
@@ -320,7 +321,7 @@ def cmd_token_issue(args: argparse.Namespace, settings: Settings) -> int:
         raise InvalidInput(
             "--client tokens take the client's role and subject: drop --role/--subject"
         )
-    subject = args.subject or f"cli:{getpass.getuser()}"
+    subject = args.subject or cli_user()
     with _connection(settings) as conn:
         token, claims = issue_token(
             conn,
@@ -589,6 +590,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("org")
     people.register(sub, command, team)
     metrics_cli.register(sub, command)
+    audit_cli.register(sub, command)
 
     source = sub.add_parser("source", help="webhook endpoints").add_subparsers(
         dest="action", required=True

@@ -3,6 +3,7 @@ are told to the user in one line."""
 
 from __future__ import annotations
 
+import getpass
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +16,14 @@ from db.connect import open_database
 from db.errors import mapped_errors
 from qdx.errors import InvalidInput, UserError
 from qdx.settings import Settings
+
+
+def cli_user() -> str:
+    """Who acts from the command line: cli:<login user>."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
 
 
 def out(text: str = "") -> None:
@@ -45,6 +54,19 @@ def connection(settings: Settings) -> Iterator[psycopg.Connection[Any]]:
         psycopg.connect(db.conninfo) as conn,
         migrated(),
         conn.transaction(),
+        mapped_errors(),
+    ):
+        yield conn
+
+
+@contextmanager
+def session(settings: Settings) -> Iterator[psycopg.Connection[Any]]:
+    """A connection outside any transaction (autocommit): for blocks that manage their
+    own transactions, such as audited reads."""
+    with (
+        open_database(settings) as db,
+        psycopg.connect(db.conninfo, autocommit=True) as conn,
+        migrated(),
         mapped_errors(),
     ):
         yield conn

@@ -12,8 +12,9 @@ from typing import Any
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from db import audit
 from db.queries import QUERIES
-from qdx.console import connection, moment, out
+from qdx.console import cli_user, connection, moment, out, session
 from qdx.errors import NotFound
 from qdx.settings import Settings
 
@@ -34,6 +35,22 @@ def _scope(args: argparse.Namespace) -> Jsonb:
         if value is not None:
             scope[key] = value
     return Jsonb(scope)
+
+
+def _audited_rows(
+    settings: Settings, args: argparse.Namespace, operation: str, query: str, params: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Run a metrics read for the command line and append it to the org's audit log
+    (principal cli:<user>, the owner's connection: role admin)."""
+    with session(settings) as conn:
+        reader = audit.Reader(org_id=_org_id(conn, args.org), principal=cli_user(),
+                              role="admin", scope={"org": args.org})  # fmt: skip
+        arguments = {k: v.obj if isinstance(v, Jsonb) else v for k, v in params.items()}
+        with audit.audited(conn, reader, "cli", operation, arguments=arguments) as read:
+            with conn.cursor(row_factory=dict_row) as cur:
+                rows = cur.execute(QUERIES[query], params).fetchall()
+            read.rows = len(rows)
+    return rows
 
 
 def _number(value: float | None, unit: str) -> str:
@@ -62,13 +79,11 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
-    with connection(settings) as conn, conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(
-            QUERIES["metrics_get"],
-            {"metric": args.metric, "scope": _scope(args), "window": args.window,
-             "granularity": args.granularity, "aggregation": args.aggregation,
-             "mode": args.mode},
-        ).fetchall()  # fmt: skip
+    rows = _audited_rows(
+        settings, args, "api.get_metric", "metrics_get",
+        {"metric": args.metric, "scope": _scope(args), "window": args.window,
+         "granularity": args.granularity, "aggregation": args.aggregation, "mode": args.mode},
+    )  # fmt: skip
     if args.json:
         for row in rows:
             out(json.dumps(row, default=str))
@@ -87,12 +102,10 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_explain(args: argparse.Namespace, settings: Settings) -> int:
-    with connection(settings) as conn, conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(
-            QUERIES["metrics_explain"],
-            {"metric": args.metric, "scope": _scope(args), "window": args.window,
-             "mode": args.mode},
-        ).fetchall()  # fmt: skip
+    rows = _audited_rows(
+        settings, args, "api.explain_metric", "metrics_explain",
+        {"metric": args.metric, "scope": _scope(args), "window": args.window, "mode": args.mode},
+    )  # fmt: skip
     if args.json:
         for row in rows[: args.limit]:
             out(json.dumps(row, default=str))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -11,19 +10,12 @@ from typing import Any
 from uuid import UUID
 
 from db.queries import QUERIES
-from qdx.console import connection, moment, out
+from qdx.console import cli_user, connection, moment, out
 from qdx.errors import InvalidInput, NotFound
 from qdx.settings import Settings
 from workers.identity.resolver import resolve
 
 Command = Callable[..., Any]
-
-
-def _by() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
 
 
 def _value(conn: Any, query: str, **params: Any) -> Any:
@@ -97,7 +89,7 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_resolve(args: argparse.Namespace, settings: Settings) -> int:
     with connection(settings) as conn:
         org_id = _value(conn, "org_exists", org=args.org)
-        outcome = resolve(conn, org_id, everything=args.all, by=_by())
+        outcome = resolve(conn, org_id, everything=args.all, by=cli_user())
     if outcome is None:
         out(f"nothing to resolve in {args.org}")
         return 0
@@ -111,7 +103,7 @@ def cmd_resolve(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_merge(args: argparse.Namespace, settings: Settings) -> int:
     with connection(settings) as conn:
         into, other = _person(conn, args.org, args.into), _person(conn, args.org, args.other)
-        op = _value(conn, "people_merge", org=args.org, into=into, by=_by(),
+        op = _value(conn, "people_merge", org=args.org, into=into, by=cli_user(),
                     reason=args.reason, **{"from": other})  # fmt: skip
     out(f"operation {op}: merged person {other} into {into}")
     return 0
@@ -121,7 +113,7 @@ def cmd_split(args: argparse.Namespace, settings: Settings) -> int:
     with connection(settings) as conn:
         person = _person(conn, args.org, args.who)
         op = _value(conn, "people_split", org=args.org, person_id=person,
-                    actors=args.accounts, by=_by(), reason=args.reason)  # fmt: skip
+                    actors=args.accounts, by=cli_user(), reason=args.reason)  # fmt: skip
     out(f"operation {op}: {len(args.accounts)} account(s) split off person "
         f"{person} into a new person")  # fmt: skip
     return 0
@@ -131,14 +123,14 @@ def cmd_link(args: argparse.Namespace, settings: Settings) -> int:
     with connection(settings) as conn:
         person = _person(conn, args.org, args.who)
         op = _value(conn, "people_link", org=args.org, actor_id=args.account,
-                    person_id=person, by=_by(), reason=args.reason)  # fmt: skip
+                    person_id=person, by=cli_user(), reason=args.reason)  # fmt: skip
     out(f"operation {op}: {args.account} pinned to person {person}")
     return 0
 
 
 def cmd_undo(args: argparse.Namespace, settings: Settings) -> int:
     with connection(settings) as conn:
-        op = _value(conn, "people_undo", org=args.org, op_id=args.operation, by=_by(),
+        op = _value(conn, "people_undo", org=args.org, op_id=args.operation, by=cli_user(),
                     reason=args.reason)  # fmt: skip
     out(f"operation {op}: undid operation {args.operation}")
     return 0
@@ -154,7 +146,7 @@ def cmd_review(args: argparse.Namespace, settings: Settings) -> int:
     with connection(settings) as conn:
         if decision:
             op = _value(conn, "people_review_decide", org=args.org, a=decision[0],
-                        b=decision[1], accept=bool(args.accept), by=_by())  # fmt: skip
+                        b=decision[1], accept=bool(args.accept), by=cli_user())  # fmt: skip
             verb = "same person" if args.accept else "kept apart"
             out(f"operation {op}: {decision[0]} and {decision[1]}: {verb}")
             return 0
