@@ -49,7 +49,7 @@ def translate(exc: psycopg.Error) -> Exception:
         return NotFound(detail)
     if isinstance(exc, errors.InvalidParameterValue):  # 22023, raised by our functions
         return InvalidInput(detail)
-    if isinstance(exc, errors.UniqueViolation):
+    if isinstance(exc, errors.UniqueViolation | errors.DuplicateObject):  # 42710: ours too
         return AlreadyExists(detail)
     return exc
 

@@ -33,7 +33,18 @@ log = logging.getLogger(__name__)
 MIGRATION_LOCK = 0x716478_6D696772
 # Folders of sql/ in the order they are applied: what a folder uses comes before it.
 # Source normalizers (sources/*/normalize.sql) are applied where SOURCES stands.
-SQL_ORDER = ("auth", "audit", "raw", "core", "identity", "enrich", "SOURCES", "metrics", "api")
+SQL_ORDER = (
+    "auth",
+    "audit",
+    "raw",
+    "core",
+    "identity",
+    "enrich",
+    "SOURCES",
+    "metrics",
+    "api",
+    "security",
+)
 
 
 class MigrationError(UserError):

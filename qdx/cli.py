@@ -22,7 +22,7 @@ from db.connect import Database, check_server, embedded_for, open_database
 from db.migrate import MigrateResult, migrate, pending
 from db.queries import QUERIES
 from qdx import audit as audit_cli
-from qdx import logs, people
+from qdx import logs, people, sqlroles
 from qdx import metrics as metrics_cli
 from qdx.console import cli_user
 from qdx.console import connection as _connection
@@ -591,6 +591,7 @@ def build_parser() -> argparse.ArgumentParser:
     people.register(sub, command, team)
     metrics_cli.register(sub, command)
     audit_cli.register(sub, command)
+    sqlroles.register(sub, command)
 
     source = sub.add_parser("source", help="webhook endpoints").add_subparsers(
         dest="action", required=True

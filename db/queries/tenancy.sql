@@ -84,3 +84,25 @@ SELECT e.endpoint_id, e.secret
 FROM auth.webhook_endpoints e
 WHERE e.org_id = auth.org_id(%(org)s) AND e.source = %(source)s AND e.name = %(name)s
   AND e.disabled_at IS NULL
+
+-- sql_role_create --
+-- Create a direct-SQL login role bound to an org (and teams); the password as a verifier.
+SELECT role_name, created_at FROM auth.create_sql_role(
+    %(org)s, %(name)s, %(teams)s, %(verifier)s, %(connection_limit)s, %(statement_timeout)s,
+    %(idle_timeout)s, %(by)s)
+
+-- sql_role_drop --
+-- Drop an org's direct-SQL login role; returns how many of its sessions were ended.
+SELECT auth.drop_sql_role(%(org)s, %(name)s)
+
+-- sql_role_rotate --
+-- Set a new password (a SCRAM verifier) on an org's direct-SQL login role.
+SELECT role_name, password_set_at FROM auth.rotate_sql_role_password(%(org)s, %(name)s, %(verifier)s)
+
+-- sql_role_list --
+-- An org's direct-SQL login roles with their team slugs.
+SELECT r.role_name, r.created_at, r.created_by, r.password_set_at,
+       ARRAY(SELECT t.slug FROM auth.teams t
+             WHERE t.org_id = r.org_id AND t.team_id = ANY (r.team_ids) ORDER BY t.slug) AS teams,
+       (SELECT count(*) FROM pg_stat_activity a WHERE a.usename = r.role_name) AS sessions
+FROM auth.sql_roles r WHERE r.org_id = auth.org_id(%(org)s) ORDER BY r.role_name

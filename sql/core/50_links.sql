@@ -8,7 +8,7 @@
 -- whose merge commit is the deploy's commit (rule `commit`), and those merged before it
 -- (rule `merge_order`). When no change has the deploy's commit as its merge commit, the
 -- deploy ships what was merged before it started (rule `merge_order`).
-CREATE OR REPLACE VIEW core.deploy_changes AS
+CREATE OR REPLACE VIEW core.deploy_changes WITH (security_invoker = true) AS
 WITH deployed AS (
     SELECT d.org_id, d.deploy_id, d.service, d.environment, d.repo_id, d.commit_sha,
            d.started_at, d.finished_at, r.default_branch,
@@ -38,7 +38,7 @@ JOIN core.changes c
 
 -- Where each canonical row came from: the raw events that stated it (for accounts and
 -- repositories, the first event that showed each distinct version of them).
-CREATE OR REPLACE VIEW core.lineage AS
+CREATE OR REPLACE VIEW core.lineage WITH (security_invoker = true) AS
 SELECT f.org_id, f.entity, f.entity_id, f.event_id, f.observed_at
 FROM core.facts f
 UNION ALL

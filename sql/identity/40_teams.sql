@@ -3,7 +3,7 @@
 
 -- Each account's person, and whether that person is an automation (kept out of people
 -- metrics). What metrics join canonical rows through.
-CREATE OR REPLACE VIEW identity.account_persons AS
+CREATE OR REPLACE VIEW identity.account_persons WITH (security_invoker = true) AS
     SELECT l.org_id, l.actor_id, l.person_id, p.is_bot, l.method, l.confidence
     FROM identity.links l
     JOIN identity.persons p ON p.org_id = l.org_id AND p.person_id = l.person_id;

@@ -1,0 +1,58 @@
+"""Roles for row-level security, and the registry of direct-SQL login roles.
+
+- `qdx_app` (no login, no BYPASSRLS): the role web requests and workers take per
+  transaction (`SET LOCAL ROLE`), their org and teams set with `set_config(..., true)`.
+- `qdx_sql` (no login): the group of the login roles `qdx sql-role create` makes for
+  psql users; it may read the `api` views, nothing else.
+- `auth.sql_roles`: which org (and teams) each such login role is bound to. The policies
+  read a login role's scope from here by `session_user`, never from a setting the user
+  could change.
+
+Roles belong to the server, not the database, so they are created only when missing
+(several databases on one server share them). The policies themselves are in
+sql/security/ (applied after every table exists).
+
+Revision ID: 0009
+Revises: 0008
+"""
+
+from alembic import op
+
+from db.migrate import run_sql
+
+revision = "0009"
+down_revision = "0008"
+branch_labels = None
+depends_on = None
+
+SCHEMA = """
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'qdx_app') THEN
+        CREATE ROLE qdx_app NOLOGIN NOBYPASSRLS;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'qdx_sql') THEN
+        CREATE ROLE qdx_sql NOLOGIN NOBYPASSRLS;
+    END IF;
+END $$;
+
+CREATE TABLE auth.sql_roles (
+    role_name        text NOT NULL,
+    org_id           uuid NOT NULL REFERENCES auth.orgs (org_id) ON DELETE CASCADE,
+    team_ids         uuid[] NOT NULL DEFAULT '{}',
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    created_by       text NOT NULL,
+    password_set_at  timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT sql_roles_pkey PRIMARY KEY (role_name)
+);
+CREATE INDEX sql_roles_org_id_idx ON auth.sql_roles (org_id);
+"""
+
+
+def upgrade() -> None:
+    run_sql(op, SCHEMA)
+
+
+def downgrade() -> None:
+    # (the roles stay: other databases of the server may use them)
+    run_sql(op, "DROP TABLE auth.sql_roles;")
