@@ -9,7 +9,8 @@
   could change.
 
 Roles belong to the server, not the database, so they are created only when missing
-(several databases on one server share them). The policies themselves are in
+(several databases on one server share them). The owner running this needs CREATEROLE
+(a superuser has it), and becomes a member of qdx_app. The policies themselves are in
 sql/security/ (applied after every table exists).
 
 Revision ID: 0009
@@ -35,6 +36,8 @@ BEGIN
         CREATE ROLE qdx_sql NOLOGIN NOBYPASSRLS;
     END IF;
 END $$;
+-- The owner takes qdx_app per transaction (SET LOCAL ROLE).
+GRANT qdx_app TO CURRENT_USER;
 
 CREATE TABLE auth.sql_roles (
     role_name        text NOT NULL,
