@@ -17,16 +17,27 @@ from tests.identity_helpers import Acct, add, link, make_org, partition, person_
 from tests.normalize_helpers import accept, normalize, sample
 from tests.normalize_helpers import make_org as make_org_with_endpoint
 from workers.identity.matcher import (
+    LEVELS,
     Group,
+    Model,
     coactive_pairs,
     compare,
     compare_activity,
     compare_groups,
     compare_names,
+    estimate,
+    population_u,
     profile,
 )
 from workers.identity.names import ROLE_WORDS, is_role_mailbox
-from workers.identity.resolver import _surname_change, resolve_pending
+from workers.identity.resolver import (
+    Account,
+    _surname_change,
+    automation_name,
+    cluster,
+    host_owners,
+    resolve_pending,
+)
 
 Conn = psycopg.Connection[Any]
 
@@ -539,9 +550,13 @@ def test_co_activity_on_the_same_days_is_compared_and_finds_candidates() -> None
 
 
 def test_names_an_initial_and_a_given_name_alone() -> None:
-    assert compare_names(("carlos", "j"), ("carlos", "jimenez")) == 3  # "Carlos J."
-    assert compare_names(("susan",), ("susan",)) == 1  # a given name alone names many
-    assert compare_names(("susan",), ("susan", "king")) == 1
+    assert LEVELS["name"] == ("different", "first", "given", "last", "close", "exact")
+    assert compare_names(("carlos", "j"), ("carlos", "jimenez")) == 4  # "Carlos J."
+    # A given name alone names many people, but it is all such a name can agree on:
+    # a level of its own, not "the same first name and another surname".
+    assert compare_names(("susan",), ("susan",)) == 2
+    assert compare_names(("susan",), ("susan", "king")) == 2
+    assert compare_names(("susan", "cook"), ("susan", "king")) == 1
 
 
 def test_a_group_of_linked_accounts_is_compared_as_a_whole() -> None:
@@ -549,8 +564,91 @@ def test_a_group_of_linked_accounts_is_compared_as_a_whole() -> None:
     okta = profile("okta:1", "jiwoo.jung@acme.io", "Frank Jung", ["jiwoo.jung@acme.io"])
     old = profile("git:jjung@initech.com", None, "Frank Jung", ["jjung@initech.com"])
     # jjung is built from the HR name, "Frank Jung" is the directory's: together.
-    assert compare_groups(Group.of([hr, okta]), Group.of([old]))[:3] == (4, 0, 2)
+    assert compare_groups(Group.of([hr, okta]), Group.of([old]))[:3] == (5, 0, 2)
     assert compare(okta, old)[2] == 1
+
+
+def test_a_laptop_named_by_its_owners_given_name_is_compared_on_its_days() -> None:
+    days = [f"acme/api|2026-01-{d:02d}" for d in (5, 6, 7)]
+    laptop = profile("git:richard@richard-laptop", None, "Richard",
+                     ["richard@richard-laptop.localdomain"], days)  # fmt: skip
+    forge = profile("github:7", "rcooper-acme", "Richard Cooper", [],
+                    [*days, "acme/web|2026-02-02"])  # fmt: skip
+    # The given name is counted once, by the name comparison at a level of its own; the
+    # laptop's handle "richard" (its given name again) is not also a derived handle.
+    assert compare(laptop, forge) == (2, 0, None, 3)
+
+
+def test_activity_u_comes_from_random_pairs_and_stays_fixed() -> None:
+    # 40 accounts, each alone on its repository but for one pair on the same days.
+    def days(repo: str) -> list[str]:
+        return [f"{repo}|2026-01-{d:02d}" for d in (5, 6, 7)]
+
+    profiles = [profile(f"github:{i}", f"user{i}", None, [], days(f"r{i}")) for i in range(40)]
+    profiles.append(profile("git:x@y.io", None, "X Y", ["x@y.io"], days("r0")))
+    u = population_u(profiles, pairs=2000)
+    assert u == population_u(list(reversed(profiles)), pairs=2000)  # the same accounts
+    assert abs(sum(u) - 1) < 1e-9
+    assert u[3] < 0.01  # two accounts at random rarely share their days
+    assert u[0] > 0.9
+    # EM estimates m and lambda over the candidate pairs; the activity u stays as given.
+    vectors = [(5, 2, 2, 3)] * 150 + [(1, 0, 1, 1)] * 150 + [(2, 0, None, 3)] * 20
+    model = estimate(vectors, Model.default(), fixed_u={"activity": u})
+    assert model.u["activity"] == u
+    assert model.probability((2, 0, None, 3)) > 0.95
+    assert len(model.m["name"]) == len(LEVELS["name"])
+
+
+def test_a_laptop_whose_host_names_another_owner_is_no_rival() -> None:
+    assert host_owners(["jkwon@Junhos-MBP.local"]) == {"junho"}
+    assert host_owners(["aoi@aois-mac-mini-2.local"]) == {"aoi"}
+    assert host_owners(["jamie@Jamess-MacBook-Pro.local"]) == {"james"}
+    assert host_owners(["x@Mac-mini.local", "r@richard-laptop.localdomain", "a@acme.io"]) == set()
+
+    def acct(actor: str, name: str, login: str | None = None, email: str | None = None) -> Account:
+        return Account(actor, actor.split(":")[0], login, name, [email] if email else [],
+                       False, None, None, None, None, None, [])  # fmt: skip
+
+    def resolve_laptop(email: str) -> dict[str, int]:
+        accounts = {a.actor_id: a for a in (
+            acct("github:1", "Junho Kwon", "junho-kwon"),
+            acct("github:2", "Jaehyun Kwon", "jkwon"),
+            acct(f"git:{email}", "jkwon", email=email),
+        )}  # fmt: skip
+        vector = (None, 2, None, 3)
+        scored = [(f"git:{email}", "github:1", 0.99, vector, 6.6),
+                  (f"git:{email}", "github:2", 0.98, vector, 6.0)]  # fmt: skip
+        result = cluster(accounts, [], scored, model=Model.default())
+        return {r["actor_id"]: r["cluster"] for r in result.assign}
+
+    # Junho's laptop fits Junho's GitHub account and (by its handle) Jaehyun's nearly
+    # as well: the host names Junho, so Jaehyun's is no rival.
+    mine = resolve_laptop("jkwon@junhos-mbp.local")
+    assert mine["git:jkwon@junhos-mbp.local"] == mine["github:1"]
+    # A laptop whose host names nobody's given name is a question for a person.
+    other = resolve_laptop("jkwon@mbp.local")
+    assert len(set(other.values())) == 3
+
+
+def test_an_automations_accounts_across_tools_are_one(conn: Conn, org: Any) -> None:
+    assert automation_name("Renovate Bot", None) == automation_name(None, "renovate[bot]")
+    assert automation_name("Jenkins CI", None) == automation_name("Jenkins", "jenkins")
+    assert automation_name("GitHub", "github") is None  # an app named after a tool
+    add(conn, org, [
+        Acct("git:ci@acme.io", "Jenkins CI", emails=("ci@acme.io",)),
+        Acct("okta:00u9", "Jenkins CI", "ci@acme.io", ("ci@acme.io",), sso="00u9"),
+        Acct("slack:U9", "Jenkins", "jenkins", is_bot=True),
+        Acct("slack:U8", "GitHub", "github", is_bot=True),
+        Acct("linear:8", "GitHub", "github", is_bot=True),
+        # A person committing through a team mailbox is not the CI that uses another.
+        Acct("git:team@acme.io", "Jo Lee", emails=("team@acme.io",)),
+        Acct("github:5", "Jo Lee", "jolee", ("jo.lee@acme.io",)),
+    ])  # fmt: skip
+    run(conn, org, everything=True)
+    assert same(conn, org, "git:ci@acme.io", "okta:00u9", "slack:U9")
+    assert not same(conn, org, "slack:U8", "linear:8")
+    assert not same(conn, org, "git:team@acme.io", "git:ci@acme.io")
+    assert not same(conn, org, "git:team@acme.io", "github:5")
 
 
 def test_surname_change_mailboxes_are_not_namesakes() -> None:

@@ -3,11 +3,13 @@
 Two accounts are compared on four things, each to a small number of levels:
 
 - name: the display names (transliterated, nickname-aware): exact, close (same last
-  name and an equivalent first name, or a typo apart), same last name only, same first
-  name only, different;
+  name and an equivalent first name, or a typo apart), same last name only, a given
+  name alone that is the other's first or last word, same first name only (two full
+  names), different;
 - handle: logins and email local parts: equal, similar, different;
 - derived: whether one account's handle is built from the other's name (jdoe, janedoe,
-  doej ... for Jane Doe): fully, partly, not;
+  doej ... for Jane Doe): fully, partly, not (not compared for a given name alone, which
+  the name comparison counts);
 - activity: where the accounts worked (repository and day): on the same days (most of
   the smaller account's repository-days are also the other's: a person's commit
   identity and forge account push to the same repositories on the same days), in the
@@ -18,12 +20,15 @@ level has a probability among true matches (m) and among non-matches (u); a pair
 weight is the sum of log2(m/u) over its comparisons and its match probability follows
 from the share of matches among compared pairs (lambda). m, u and lambda are estimated
 by expectation-maximisation over an organization's own candidate pairs, starting from
-the defaults below, and stored per organization (identity.matcher_models).
+the defaults below, and stored per organization (identity.matcher_models); the
+activity comparison's u is counted on random pairs of accounts instead and held fixed
+(population_u: blocking picks pairs by name, not by where they worked).
 """
 
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -42,7 +47,7 @@ from workers.identity.names import (
 )
 
 LEVELS: dict[str, tuple[str, ...]] = {
-    "name": ("different", "first", "last", "close", "exact"),
+    "name": ("different", "first", "given", "last", "close", "exact"),
     "handle": ("different", "similar", "equal"),
     "derived": ("no", "partly", "fully"),
     "activity": ("none", "repository", "month", "day"),
@@ -54,13 +59,13 @@ COMPARISONS = tuple(LEVELS)
 DEFAULT_PARAMS: dict[str, Any] = {
     "lambda": 0.2,
     "m": {
-        "name": [0.04, 0.08, 0.06, 0.30, 0.52],
+        "name": [0.04, 0.08, 0.04, 0.06, 0.28, 0.50],
         "handle": [0.30, 0.15, 0.55],
         "derived": [0.30, 0.15, 0.55],
         "activity": [0.15, 0.15, 0.20, 0.50],
     },
     "u": {
-        "name": [0.55, 0.25, 0.15, 0.04, 0.01],
+        "name": [0.55, 0.20, 0.05, 0.15, 0.04, 0.01],
         "handle": [0.95, 0.04, 0.01],
         "derived": [0.90, 0.08, 0.02],
         "activity": [0.55, 0.34, 0.10, 0.01],
@@ -123,18 +128,20 @@ def compare_names(a: tuple[str, ...], b: tuple[str, ...]) -> int | None:
     if not a or not b:
         return None
     if len(a) == 1 or len(b) == 1:  # a given name alone ("Susan") names many people
-        return 1 if _first_equivalent(a[0], b[0]) else 0
+        one, full = (a, b) if len(a) == 1 else (b, a)
+        # ... and the other name may put its family name first ("Matsumoto Aoi")
+        return 2 if any(_first_equivalent(one[0], w) for w in (full[0], full[-1])) else 0
     if sorted(a) == sorted(b):
-        return 4
+        return 5
     pa, pb = NameParts(a), NameParts(b)
     first = _first_equivalent(pa.first, pb.first)
     last = _last_equivalent(pa.last, pb.last)
     if first and last:
-        return 3
+        return 4
     if JaroWinkler.similarity(" ".join(a), " ".join(b)) >= 0.95:
-        return 3
+        return 4
     if last:
-        return 2
+        return 3
     if first:
         return 1
     return 0
@@ -156,7 +163,7 @@ def compare_handles(a: frozenset[str], b: frozenset[str]) -> int | None:
 
 
 def _derived_level(handles: frozenset[str], tokens: tuple[str, ...]) -> int | None:
-    if not handles or not tokens:
+    if not handles or len(tokens) < 2:  # a given name alone is the name comparison's
         return None
     parts = NameParts(tokens)
     built = derived_handles(parts)
@@ -170,8 +177,16 @@ def _derived_level(handles: frozenset[str], tokens: tuple[str, ...]) -> int | No
     return 0
 
 
+def _own_handles(p: Profile) -> frozenset[str]:
+    """An account's handles less its own given name when that is all its name is (a
+    laptop's `richard@richard-laptop` named "Richard"): the name comparison counts it."""
+    if len(p.tokens) == 1:
+        return frozenset(h for h in p.handles if h.rstrip("0123456789") != p.tokens[0])
+    return p.handles
+
+
 def compare_derived(a: Profile, b: Profile) -> int | None:
-    one, two = _derived_level(a.handles, b.tokens), _derived_level(b.handles, a.tokens)
+    one, two = _derived_level(_own_handles(a), b.tokens), _derived_level(_own_handles(b), a.tokens)
     if one is None:
         return two
     if two is None:
@@ -332,14 +347,43 @@ class Model:
         return odds / (1 + odds)
 
 
+# Pairs of accounts drawn at random to estimate how often non-matches agree on their
+# activity (population_u).
+RANDOM_PAIRS = 20000
+
+
+def population_u(profiles: Iterable[Profile], pairs: int = RANDOM_PAIRS) -> list[float]:
+    """The activity comparison's u-probabilities (its levels among non-matches), from
+    pairs of active accounts drawn at random. Blocking picks candidate pairs by their
+    names and handles, not by where they worked, so among non-matches activity agrees
+    as often as between any two accounts; EM over the candidate pairs alone counts the
+    matches it cannot see by name (a laptop's commit identity and its forge account on
+    the same days) as non-matches that agree on their days. A fixed seed over accounts
+    in id order: the same accounts give the same estimate."""
+    active = sorted((p for p in profiles if p.activity), key=lambda p: p.actor_id)
+    counts = [1.0] * len(LEVELS["activity"])  # a pseudo-count keeps each level above zero
+    if len(active) >= 2:
+        rng = random.Random(len(active))  # noqa: S311 (a sample, not a secret)
+        for _ in range(pairs):
+            i, j = rng.randrange(len(active)), rng.randrange(len(active))
+            if i != j:
+                level = compare_activity(active[i], active[j])
+                if level is not None:
+                    counts[level] += 1
+    return [c / sum(counts) for c in counts]
+
+
 def estimate(vectors: Sequence[tuple[int | None, ...]], start: Model | None = None,
-             iterations: int = 50, tolerance: float = 1e-6) -> Model:  # fmt: skip
+             iterations: int = 50, tolerance: float = 1e-6,
+             fixed_u: dict[str, list[float]] | None = None) -> Model:  # fmt: skip
     """EM over candidate pairs' comparison vectors (conditional independence; missing
     values skipped; a pseudo-count keeps every probability above zero). Falls back to
     the start model when there are too few pairs to estimate from."""
     model = start or Model.default()
     if len(vectors) < MIN_TRAINING_PAIRS:
         return model
+    fixed_u = fixed_u or {}
+    model = Model(model.lam, model.m, {c: fixed_u.get(c, model.u[c]) for c in COMPARISONS})
     # Identical vectors share their posterior: work on the distinct ones with counts.
     counts: dict[tuple[int | None, ...], int] = {}
     for vec in vectors:
@@ -359,7 +403,7 @@ def estimate(vectors: Sequence[tuple[int | None, ...]], start: Model | None = No
                     u_acc[c][v] += (1 - p) * n
         lam = min(max(matches / len(vectors), 1e-4), 0.9)
         m = {c: [x / sum(acc) for x in acc] for c, acc in m_acc.items()}
-        u = {c: [x / sum(acc) for x in acc] for c, acc in u_acc.items()}
+        u = {c: fixed_u.get(c) or [x / sum(acc) for x in acc] for c, acc in u_acc.items()}
         change = abs(lam - model.lam) + max(
             abs(a - b) for c in COMPARISONS for a, b in zip(m[c], model.m[c], strict=True)
         )

@@ -6,7 +6,8 @@ share a key or a person with, and the matcher's candidates for them) and cluster
 1. accounts an admin pinned to the same person are one cluster, whatever else holds;
 2. deterministic rules, strongest first (SSO subject and employee id, a decoded noreply
    address, a shared email, the same login behind one identity provider), join clusters
-   when they share a key;
+   when they share a key; an automation's accounts in several tools join by their
+   automation name (Jenkins, "Jenkins CI");
 3. the matcher's pairs, most probable first, join clusters when their probability is at
    least `auto` and no competing cluster is nearly as likely (an account that fits two
    people equally well is a question for a person, not a guess); pairs in the band
@@ -52,9 +53,10 @@ from workers.identity.matcher import (
     compare_groups,
     describe,
     estimate,
+    population_u,
     profile,
 )
-from workers.identity.names import block_keys, is_role_mailbox
+from workers.identity.names import block_keys, first_name_forms, is_role_mailbox, name_tokens
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +120,8 @@ class _Cluster:
     tools: set[str]  # providers of its accounts, git identities aside (people have several)
     mailboxes: dict[str, set[str]]  # company domain -> personal mailboxes there
     logins: set[str]  # lower-cased logins (the local part when a login is an address)
+    owners: set[str]  # given names a laptop's host names its owner by (janes-macbook-pro)
+    words: set[str]  # the words of its accounts' full names (two words or more)
 
 
 # Mail providers anyone can sign up to: an address there says nothing about an employer.
@@ -169,6 +173,35 @@ def _surname_change(xs: set[str], ys: set[str]) -> bool:
                for wx in wxs for wy in wys)  # fmt: skip
 
 
+# A laptop's default host name is its owner's given name in the possessive and the
+# model: "Janes-MacBook-Pro.local", "Aois-Mac-mini-2.local".
+_OWNED_HOST = re.compile(r"^([a-z]+?)s-(?:macbook|mbp|mac|imac)\b")
+
+
+def host_owners(emails: Iterable[str]) -> set[str]:
+    """The given names that the host names of host-local addresses name their owners by
+    (jkwon@Junhos-MBP.local: junho)."""
+    out = set()
+    for email in emails:
+        domain = email.strip().lower().partition("@")[2]
+        if domain.endswith(HOST_LOCAL) or "." not in domain:
+            m = _OWNED_HOST.match(domain)
+            if m and len(m.group(1)) >= 2:
+                out.add(m.group(1))
+    return out
+
+
+def _full_name_words(display_name: str | None) -> set[str]:
+    tokens = name_tokens(display_name)
+    return set(tokens) if len(tokens) >= 2 else set()
+
+
+def _owner_named(owners: set[str], words: set[str]) -> bool:
+    """Whether a laptop's owner (a given name) is among a person's name words, or a
+    nickname of one of them."""
+    return any(w == o or o in first_name_forms(w) for o in owners for w in words)
+
+
 def _directory_subject(a: Account) -> set[str]:
     """The SSO subject of an identity provider's own record of a person (an Okta user whose
     subject is its id): two such records are two people. A tool's claim of a subject (a
@@ -199,6 +232,8 @@ class _Graph:
                 {a.provider} if a.provider != "git" else set(),
                 company_mailboxes(a.emails),
                 {a.login.lower().split("@", 1)[0]} if a.login else set(),
+                host_owners(a.emails),
+                _full_name_words(a.display_name),
             )
             for a in accounts.values()
         }
@@ -238,6 +273,14 @@ class _Graph:
                 and not self.distinct_mailboxes(ra, rb)
                 and not self.info[ra].tools & self.info[rb].tools)  # fmt: skip
 
+    def owned_elsewhere(self, ra: str, rb: str) -> bool:
+        """Whether one cluster's laptop names an owner (janes-macbook-pro) that none of
+        the other cluster's full names has as a word or nickname: that laptop is someone
+        else's."""
+        x, y = self.info[ra], self.info[rb]
+        return bool((x.owners and y.words and not _owner_named(x.owners, y.words))
+                    or (y.owners and x.words and not _owner_named(y.owners, x.words)))  # fmt: skip
+
     def distinct_mailboxes(self, ra: str, rb: str) -> bool:
         """Whether both clusters have personal mailboxes at one company domain and share
         none there: a company gives two people of the same name two addresses
@@ -272,10 +315,41 @@ class _Graph:
         x.seeds |= y.seeds
         x.tools |= y.tools
         x.logins |= y.logins
+        x.owners |= y.owners
+        x.words |= y.words
         for domain, boxes in y.mailboxes.items():
             x.mailboxes.setdefault(domain, set()).update(boxes)
         x.automation = x.automation or y.automation
         return ra
+
+
+_BOT_WORDS = frozenset({"bot", "bots", "ci", "app", "integration"})
+# Apps named after a tool are that tool's integration into another (the GitHub app in
+# Slack, Linear's GitHub integration): one per pair of tools, not one automation.
+_TOOL_NAMES = frozenset({"github", "gitlab", "bitbucket", "slack", "jira", "linear",
+                         "pagerduty", "opsgenie", "okta", "confluence"})  # fmt: skip
+
+
+def automation_name(display_name: str | None, login: str | None) -> str | None:
+    """An automation's name as its accounts in several tools share it: words without
+    "bot", "CI", "[bot]" (renovate[bot], "Renovate Bot": renovate)."""
+    words = [w for w in re.split(r"[^a-z0-9]+", (display_name or login or "").lower())
+             if w and w not in _BOT_WORDS]  # fmt: skip
+    name = " ".join(words)
+    return name if len(name) >= 4 and name not in _TOOL_NAMES else None
+
+
+def _automation_edges(accounts: dict[str, Account]) -> list[tuple[str, str, str]]:
+    """Pairs of automation accounts with the same automation name (automation_name):
+    (a, b, name), in order."""
+    named: dict[str, list[str]] = defaultdict(list)
+    for a in sorted(accounts):
+        acc = accounts[a]
+        name = automation_name(acc.display_name, acc.login) if acc.automation else None
+        if name:
+            named[name].append(a)
+    return [(members[0], other, name) for name, members in sorted(named.items())
+            for other in members[1:]]  # fmt: skip
 
 
 def _group_scores(
@@ -358,6 +432,27 @@ def cluster(
         note(a, strength, method, 1.0, {**ev, "with": b})
         note(b, strength, method, 1.0, {**ev, "with": a})
 
+    # 2b. An automation's accounts across tools: the same name once "bot", "CI", "[bot]"
+    # are left out (Jenkins in Slack, "Jenkins CI" committing). Automations only, never
+    # a person. (A role mailbox they share is no evidence: dev@ is also a person's when
+    # it is their commits' only address.)
+    for a, b, key in _automation_edges(accounts):
+        ra, rb = g.find(a), g.find(b)
+        if (
+            ra != rb
+            and g.info[ra].automation
+            and g.info[rb].automation
+            and g.compatible(ra, rb, MATCHER_STRENGTH)
+        ):
+            g.union(ra, rb)
+            same: dict[str, Any] = {
+                "rule": "automation",
+                "key": key,
+                "comparisons": {"automation name": key},
+            }
+            note(a, MATCHER_STRENGTH, "matcher", 1.0, {**same, "with": b})
+            note(b, MATCHER_STRENGTH, "matcher", 1.0, {**same, "with": a})
+
     # 3. The matcher, between the clusters the rules left.
     for root in g.info:
         g.info[root].seeds = {root}
@@ -395,6 +490,8 @@ def cluster(
             for w, q, q_odds in near[seed]:
                 rw = g.find(w)
                 if rw in (side, other) or q < t.review or q_odds < odds - t.margin_bits:
+                    continue
+                if g.owned_elsewhere(rw, side):  # a laptop of someone else's is no rival
                     continue
                 if not g.matchable(rw, other):
                     return w, q_odds
@@ -549,13 +646,16 @@ def _compare(profiles: dict[str, Profile], pairs: Iterable[tuple[Any, ...]]) -> 
             if a in profiles and b in profiles]  # fmt: skip
 
 
-def _fit(conn: Conn, org_id: UUID, compared: Compared, accounts: int) -> Model:
+def _fit(conn: Conn, org_id: UUID, compared: Compared, profiles: dict[str, Profile],
+         accounts: int) -> Model:  # fmt: skip
     """Estimate the matcher's parameters by EM from an organization's compared candidate
-    pairs and store them; the defaults when there are too few pairs to estimate from."""
+    pairs (the activity comparison's u from random pairs of its accounts) and store
+    them; the defaults when there are too few pairs to estimate from."""
     vectors = [v for _a, _b, v in compared]
     if len(vectors) < MIN_TRAINING_PAIRS:
         return Model.default()
-    model = estimate(vectors, Model.default())
+    model = estimate(vectors, Model.default(),
+                     fixed_u={"activity": population_u(profiles.values())})  # fmt: skip
     conn.execute(QUERIES["identity_store_model"], {
         "org_id": org_id, "pairs": len(vectors),
         "params": json.dumps({**model.params(), "accounts": accounts}),
@@ -570,7 +670,7 @@ def train(conn: Conn, org_id: UUID) -> Model:
     accounts = _load(conn, org_id, [r[0] for r in rows])
     profiles = {a: acc.profile() for a, acc in accounts.items() if not acc.automation}
     return _fit(conn, org_id, _compare(profiles, _candidates(conn, org_id, profiles)),
-                len(accounts))  # fmt: skip
+                profiles, len(accounts))  # fmt: skip
 
 
 def _model(conn: Conn, org_id: UUID) -> Model | None:
@@ -630,7 +730,7 @@ def resolve(conn: Conn, org_id: UUID, *, everything: bool = False, limit: int = 
         humans = {a: acc.profile() for a, acc in accounts.items() if not acc.automation}
         compared = _compare(humans, _candidates(conn, org_id, humans))
         if everything:
-            model = _fit(conn, org_id, compared, len(accounts))
+            model = _fit(conn, org_id, compared, humans, len(accounts))
         else:
             model = _model(conn, org_id) or train(conn, org_id)
         out.model = model.params()
