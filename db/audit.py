@@ -66,19 +66,34 @@ def record(
 ) -> int:
     """Append one read to the org's log in a transaction of its own; returns its
     sequence number."""
-    if interface not in INTERFACES:
-        raise ValueError(f"interface {interface!r} is not one of {', '.join(INTERFACES)}")
+    params = record_params(reader, interface, operation, arguments=arguments,
+                           statement=statement, rows=rows, duration_ms=duration_ms,
+                           outcome=outcome)  # fmt: skip
     with conn.transaction():
-        row = conn.execute(
-            QUERIES["audit_record"],
-            {"org_id": reader.org_id, "principal": reader.principal, "role": reader.role,
-             "scope": Jsonb(reader.scope), "interface": interface, "operation": operation,
-             "arguments": None if arguments is None else Jsonb(arguments),
-             "statement": statement, "rows": rows, "duration_ms": duration_ms,
-             "outcome": outcome},
-        ).fetchone()  # fmt: skip
+        row = conn.execute(QUERIES["audit_record"], params).fetchone()
     assert row is not None
     return int(row[0])
+
+
+def record_params(
+    reader: Reader,
+    interface: str,
+    operation: str,
+    *,
+    arguments: dict[str, Any] | None = None,
+    statement: str | None = None,
+    rows: int | None = None,
+    duration_ms: float | None = None,
+    outcome: str = "ok",
+) -> dict[str, Any]:
+    """The parameters of the audit_record query for one read."""
+    if interface not in INTERFACES:
+        raise ValueError(f"interface {interface!r} is not one of {', '.join(INTERFACES)}")
+    return {"org_id": reader.org_id, "principal": reader.principal, "role": reader.role,
+            "scope": Jsonb(reader.scope), "interface": interface, "operation": operation,
+            "arguments": None if arguments is None else Jsonb(arguments),
+            "statement": statement, "rows": rows, "duration_ms": duration_ms,
+            "outcome": outcome}  # fmt: skip
 
 
 @contextmanager

@@ -13,6 +13,8 @@ from starlette.routing import BaseRoute, Route
 
 from db.migrate import head_revision, sql_files
 from qdx.settings import Settings
+from web.api.auth import Authenticator
+from web.api.rest import Rest
 from web.health import Readiness, healthz
 from web.prom import Metrics, MetricsMiddleware
 from web.webhooks.batch import BatchReceiver
@@ -61,12 +63,14 @@ def create_app(settings: Settings, conninfo: str) -> Starlette:
         pool, receiver.endpoints, KeyRing(pool), settings.jwt_audience, settings.jwt_issuer,
         metrics.count_delivery,
     )  # fmt: skip
+    rest = Rest(pool, Authenticator(KeyRing(pool), settings.jwt_audience, settings.jwt_issuer))
     routes: list[BaseRoute] = [
         Route("/webhooks/{source}/{endpoint_id}", receiver.endpoint, methods=["GET", "POST"]),
         Route("/ingest/{source}/{endpoint_id}/batch", batches.endpoint, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readiness.endpoint, methods=["GET"]),
         Route("/metrics", metrics.endpoint, methods=["GET"]),
+        *rest.routes(),
     ]
     app = Starlette(
         routes=routes,

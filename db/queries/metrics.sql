@@ -40,3 +40,17 @@ FROM auth.orgs o
 LEFT JOIN metrics.state s ON s.org_id = o.org_id
 WHERE %(org)s::text IS NULL OR o.slug = %(org)s
 ORDER BY o.slug
+
+-- rest_caller_team --
+-- The caller's teams (and below) that a team name, slug or id names; all of them when NULL.
+SELECT t.slug FROM auth.teams t
+WHERE t.team_id = ANY (auth.caller_teams())
+  AND (%(team)s::text IS NULL OR t.slug = %(team)s OR t.team_id::text = %(team)s
+       OR lower(t.name) = lower(%(team)s))
+
+-- rest_explain_page --
+-- A page of the units behind a metric, after a position (at, entity id).
+SELECT * FROM api.explain_metric(%(metric)s, %(scope)s, %(window)s, %(mode)s) e
+WHERE %(after_at)s::timestamptz IS NULL OR (e.at, e.entity_id) > (%(after_at)s, %(after_id)s)
+ORDER BY e.at, e.entity_id
+LIMIT %(limit)s

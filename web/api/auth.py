@@ -1,0 +1,104 @@
+"""Bearer tokens for the read interfaces: who calls, in which org and teams, with which
+role. 401 when the token is missing or not acceptable, 403 when it is valid but does not
+allow the request; both with a WWW-Authenticate header (RFC 6750)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from starlette.requests import Request
+
+from web.tokens import Claims, InvalidToken, verify_token
+from web.webhooks.keys import KeyRing
+
+REALM = "quantum-dx"
+# Which roles may do what (people data and SQL for analyst and up).
+RANK = {"viewer": 0, "analyst": 1, "admin": 2, "service": 1}
+
+
+class Refused(Exception):
+    """A request refused before it reads anything: status, error code, message."""
+
+    def __init__(self, status: int, error: str, message: str, *, challenge: str | None = None):
+        super().__init__(message)
+        self.status = status
+        self.error = error
+        self.message = message
+        self.challenge = challenge
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": self.challenge} if self.challenge else {}
+
+
+def _challenge(error: str | None = None, description: str | None = None) -> str:
+    parts = [f'realm="{REALM}"']
+    if error:
+        parts.append(f'error="{error}"')
+    if description:
+        parts.append('error_description="{}"'.format(description.replace('"', "'")))
+    return "Bearer " + ", ".join(parts)
+
+
+def unauthorized(message: str, *, token_given: bool) -> Refused:
+    return Refused(401, "unauthorized", message,
+                   challenge=_challenge("invalid_token", message) if token_given
+                   else _challenge())  # fmt: skip
+
+
+def forbidden(message: str) -> Refused:
+    return Refused(403, "forbidden", message, challenge=_challenge("insufficient_scope", message))
+
+
+@dataclass(frozen=True)
+class Caller:
+    """A verified caller."""
+
+    claims: Claims
+
+    @property
+    def org_id(self) -> UUID:
+        return self.claims.org_id
+
+    @property
+    def team_ids(self) -> tuple[UUID, ...]:
+        return self.claims.team_ids
+
+    @property
+    def role(self) -> str:
+        return self.claims.role
+
+    def at_least(self, role: str, what: str) -> None:
+        """Refuse (403) unless the caller's role is `role` or above."""
+        if RANK[self.role] < RANK[role]:
+            raise forbidden(f"{what} needs the {role} role or above; this token is {self.role}")
+
+    def audit_scope(self) -> dict[str, Any]:
+        return {"org": str(self.org_id), "teams": [str(t) for t in self.team_ids]}
+
+
+class Authenticator:
+    """Verifies the bearer token of a request against the org's signing keys."""
+
+    def __init__(self, keys: KeyRing, audience: str, issuer: str) -> None:
+        self.keys = keys
+        self.audience = audience
+        self.issuer = issuer
+
+    async def caller(self, request: Request) -> Caller:
+        header = request.headers.get("authorization")
+        if not header:
+            raise unauthorized("a token is required: Authorization: Bearer <token>",
+                               token_given=False)  # fmt: skip
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise unauthorized("the Authorization header must be: Bearer <token>",
+                               token_given=True)  # fmt: skip
+        token = token.strip()
+        try:
+            claims = verify_token(token, await self.keys.for_token(token),
+                                  audience=self.audience, issuer=self.issuer)  # fmt: skip
+        except InvalidToken as exc:
+            raise unauthorized(str(exc), token_given=True) from None
+        return Caller(claims)

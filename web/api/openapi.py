@@ -1,0 +1,128 @@
+"""The OpenAPI 3.1 document of /api/v1 (GET /api/v1/openapi.json)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import qdx
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _param(name: str, description: str, *, where: str = "query", required: bool = False,
+           enum: list[str] | None = None) -> dict[str, Any]:  # fmt: skip
+    schema: dict[str, Any] = {"type": "string"}
+    if enum:
+        schema["enum"] = enum
+    return {"name": name, "in": where, "required": required, "description": description,
+            "schema": schema}  # fmt: skip
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    words = {400: "a parameter is wrong (the message says which and what is allowed)",
+             401: "no token, or one not accepted (WWW-Authenticate says why)",
+             403: "the token does not allow this (role or teams)",
+             404: "what the request names does not exist in the caller's org",
+             503: "the database is unavailable or the query timed out (Retry-After)"}  # fmt: skip
+    body = {"application/json": {"schema": _ERROR}}
+    return {str(c): {"description": words[c], "content": body} for c in codes}
+
+
+SCOPE = [
+    _param("team", "team slug, name or id: its subteams roll up into it (a team-scoped "
+           "token: one of its teams or below; default its team)"),
+    _param("repo", "repository id or full name"),
+    _param("service", "service name"),
+    _param("environment", "environment name"),
+    _param("person", "person id: a person's own view of change metrics (analyst and up)"),
+    _param("window", "30d, 12w, 2026-Q3, 2026-09 or FROM..TO (ISO dates); default 90d"),
+    _param("mode", "compatibility mode", enum=["default", "devlake", "fourkeys", "middleware"]),
+]  # fmt: skip
+METRIC = _param("metric", "a metric name from GET /api/v1/metrics", where="path", required=True)
+
+
+def document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Quantum.DX API", "version": qdx.__version__,
+                 "description": "Engineering metrics, read through the same SQL functions "
+                 "as GraphQL, SQL and MCP: the same question gives the same number."},
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}],
+        "paths": {
+            "/api/v1/metrics": {"get": {
+                "summary": "Every metric: unit, which way is better, definition, version",
+                "operationId": "listMetrics",
+                "responses": {"200": {"description": "the metrics", "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/Metrics"}}}},
+                    **_errors(401, 503)},
+            }},
+            "/api/v1/metrics/{metric}": {"get": {
+                "summary": "A metric over a window, per period, with its tier",
+                "operationId": "getMetric",
+                "parameters": [METRIC, *SCOPE,
+                    _param("granularity", "periods", enum=["window", "day", "week", "month",
+                                                           "quarter"]),
+                    _param("aggregation", "of durations",
+                           enum=["median", "p75", "p90", "mean"]),
+                    _param("benchmark", "benchmark report year for tiers (2019, 2021, 2023, "
+                           "2024)")],
+                "responses": {"200": {"description": "the series", "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/Series"}}}},
+                    **_errors(400, 401, 403, 404, 503)},
+            }},
+            "/api/v1/metrics/{metric}/explain": {"get": {
+                "summary": "The changes, deployments and incidents behind a metric, with "
+                           "their links and raw events, a page at a time",
+                "operationId": "explainMetric",
+                "parameters": [METRIC, *SCOPE,
+                    _param("limit", "items per page, 1 to 1000 (default 100)"),
+                    _param("cursor", "page_info.end_cursor of the previous page")],
+                "responses": {"200": {"description": "a page of units", "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/Explain"}}}},
+                    **_errors(400, 401, 403, 404, 503)},
+            }},
+            "/api/v1/openapi.json": {"get": {
+                "summary": "This document", "operationId": "openapi", "security": [],
+                "responses": {"200": {"description": "OpenAPI 3.1",
+                                      "content": {"application/json": {}}}},
+            }},
+            "/.well-known/jwks.json": {"get": {
+                "summary": "The public keys tokens are signed with (JWK set)",
+                "operationId": "jwks", "security": [],
+                "responses": {"200": {"description": "JWK set",
+                                      "content": {"application/json": {}}},
+                              **_errors(503)},
+            }},
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                           "bearerFormat": "JWT (qdx token issue)"}},
+            "schemas": {
+                "Error": {"type": "object", "required": ["error", "message"], "properties": {
+                    "error": {"type": "string"}, "message": {"type": "string"}}},
+                "Metrics": {"type": "object", "properties": {"metrics": {
+                    "type": "array", "items": {"type": "object"}}}},
+                "Point": {"type": "object", "properties": {
+                    "period_start": {"type": "string", "format": "date-time"},
+                    "period_end": {"type": "string", "format": "date-time"},
+                    "value": {"type": ["number", "null"]},
+                    "sample_size": {"type": "integer"},
+                    "tier": {"type": ["string", "null"]},
+                    "tier_year": {"type": ["integer", "null"]}}},
+                "Series": {"type": "object", "properties": {
+                    "metric": {"type": "string"}, "unit": {"type": ["string", "null"]},
+                    "aggregation": {"type": ["string", "null"]}, "mode": {"type": "string"},
+                    "version": {"type": ["integer", "null"]}, "window": {"type": "string"},
+                    "granularity": {"type": "string"}, "scope": {"type": "object"},
+                    "series": {"type": "array",
+                               "items": {"$ref": "#/components/schemas/Point"}}}},
+                "Explain": {"type": "object", "properties": {
+                    "metric": {"type": "string"},
+                    "items": {"type": "array", "items": {"type": "object"}},
+                    "page_info": {"type": "object", "properties": {
+                        "has_next_page": {"type": "boolean"},
+                        "end_cursor": {"type": ["string", "null"]}}}}},
+            },
+        },
+    }  # fmt: skip
