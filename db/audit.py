@@ -86,14 +86,27 @@ def record_params(
     duration_ms: float | None = None,
     outcome: str = "ok",
 ) -> dict[str, Any]:
-    """The parameters of the audit_record query for one read."""
+    """The parameters of the audit_record query for one read. What the caller sent is
+    logged as sent, except NUL characters, which PostgreSQL text cannot hold: they are
+    logged as U+FFFD."""
     if interface not in INTERFACES:
         raise ValueError(f"interface {interface!r} is not one of {', '.join(INTERFACES)}")
-    return {"org_id": reader.org_id, "principal": reader.principal, "role": reader.role,
-            "scope": Jsonb(reader.scope), "interface": interface, "operation": operation,
-            "arguments": None if arguments is None else Jsonb(arguments),
-            "statement": statement, "rows": rows, "duration_ms": duration_ms,
+    return {"org_id": reader.org_id, "principal": _clean(reader.principal),
+            "role": reader.role, "scope": Jsonb(_clean(reader.scope)),
+            "interface": interface, "operation": _clean(operation),
+            "arguments": None if arguments is None else Jsonb(_clean(arguments)),
+            "statement": _clean(statement), "rows": rows, "duration_ms": duration_ms,
             "outcome": outcome}  # fmt: skip
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_clean(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
 
 
 @contextmanager

@@ -169,3 +169,16 @@ def test_metrics_reads_from_the_command_line_are_audited(
     assert failed["outcome"] == "invalid 22023"
     assert failed["row_count"] is None
     assert run(capsys, "audit", "verify", "acme")[0] == 0
+
+
+def test_nul_characters_a_caller_sent_are_logged_as_replacement_characters(
+    database: str,
+) -> None:
+    with psycopg.connect(database, autocommit=True) as conn:
+        org = make_org(conn, "a")
+        audit.record(conn, reader(org), "rest", "GET /api/v1/metrics/{metric}",
+                     arguments={"team": "a\x00b", "x\x00": ["\x00"]}, statement="SELECT '\x00'",
+                     outcome="invalid 22023")  # fmt: skip
+        row = conn.execute("SELECT arguments, statement FROM audit.read_log").fetchone()
+        assert row == ({"team": "a\ufffdb", "x\ufffd": ["\ufffd"]}, "SELECT '\ufffd'")
+        assert audit.verify(conn, "a").intact

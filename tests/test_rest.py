@@ -250,7 +250,9 @@ def test_openapi_and_jwks(http: TestClient, database: str) -> None:
     assert doc["openapi"] == "3.1.0"
     assert {"/api/v1/metrics", "/api/v1/metrics/{metric}",
             "/api/v1/metrics/{metric}/explain"} <= set(doc["paths"])  # fmt: skip
-    token(database, "acme")  # a signing key exists
+    listed = get(http, "/api/v1/metrics", token(database, "acme")).json()["metrics"]
+    metric = doc["paths"]["/api/v1/metrics/{metric}"]["get"]["parameters"][0]
+    assert metric["schema"]["enum"] == [m["metric"] for m in listed]
     keys = http.get("/.well-known/jwks.json").json()["keys"]
     assert keys
     assert keys[0]["kty"] == "OKP"

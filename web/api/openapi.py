@@ -38,7 +38,15 @@ SCOPE = [
     _param("window", "30d, 12w, 2026-Q3, 2026-09 or FROM..TO (ISO dates); default 90d"),
     _param("mode", "compatibility mode", enum=["default", "devlake", "fourkeys", "middleware"]),
 ]  # fmt: skip
-METRIC = _param("metric", "a metric name from GET /api/v1/metrics", where="path", required=True)
+# The metrics of metrics.definitions (tests/test_rest.py keeps the two equal).
+METRICS = [
+    "change_failure_rate", "change_lead_time", "deployment_frequency",
+    "deployment_rework_rate", "diffs_per_engineer", "failed_deployment_recovery_time",
+    "merged_changes", "pr_coding_time", "pr_cycle_time", "pr_deploy_time", "pr_pickup_time",
+    "pr_review_time", "time_to_restore",
+]  # fmt: skip
+METRIC = _param("metric", "a metric name (GET /api/v1/metrics describes them)", where="path",
+                required=True, enum=METRICS)  # fmt: skip
 
 
 def document() -> dict[str, Any]:

@@ -171,6 +171,10 @@ class Rest:
     def _database_error(exc: psycopg.Error) -> Response:
         state = exc.sqlstate or ""
         message = (exc.diag.message_primary or "").strip()
+        if not state and isinstance(exc, psycopg.DataError):
+            # refused by the driver before it reached the server (a NUL character)
+            return problem(400, "invalid", "a parameter holds a character that cannot be "
+                           "stored (NUL)")  # fmt: skip
         if state.startswith("22"):
             return problem(400, "invalid", message)
         if state == "P0002":
