@@ -5,6 +5,7 @@ and a message when it is not a 200."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -33,7 +34,7 @@ def served(pg_server: Any, template: str) -> Iterator[tuple[TestClient, dict[str
     many times; a database per example would be slow)."""
     from tests.conftest import _janitor
 
-    dbname = "fuzz_rest"
+    dbname = f"fuzz_rest_{uuid.uuid4().hex[:8]}"
     with _janitor(pg_server, dbname, template):
         conninfo = pg_server.conninfo(dbname)
         with psycopg.connect(conninfo, autocommit=True) as conn:
