@@ -253,7 +253,54 @@ def test_openapi_and_jwks(http: TestClient, database: str) -> None:
     listed = get(http, "/api/v1/metrics", token(database, "acme")).json()["metrics"]
     metric = doc["paths"]["/api/v1/metrics/{metric}"]["get"]["parameters"][0]
     assert metric["schema"]["enum"] == [m["metric"] for m in listed]
+    from web.api.openapi import DATASETS
+    from web.api.rest import EXPORTS
+
+    assert set(DATASETS) == set(EXPORTS)
     keys = http.get("/.well-known/jwks.json").json()["keys"]
     assert keys
     assert keys[0]["kty"] == "OKP"
     assert keys[0]["crv"] == "Ed25519"
+
+
+def test_csv_export_streams_the_callers_scope(http: TestClient, database: str) -> None:
+    import csv
+    import io
+
+    analyst = token(database, "acme", role="analyst")
+    r = get(http, "/api/v1/export/changes.csv", analyst)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("text/csv")
+    assert 'filename="changes.csv"' in r.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert sorted(row["change_id"] for row in rows) == sorted(
+        [f"a{i}" for i in range(6)] + [f"b{i}" for i in range(4)])  # fmt: skip
+    # since/until bound the dataset's time; a team token exports its subtree only.
+    r = get(http, "/api/v1/export/changes.csv", analyst, since="2026-02-20", until="2026-02-23")
+    assert sorted(row["change_id"] for row in csv.DictReader(io.StringIO(r.text))) == [
+        "b0", "b1", "b2"]  # fmt: skip
+    team = token(database, "acme", role="analyst", teams=("payments",))
+    r = get(http, "/api/v1/export/deploys.csv", team)
+    assert sorted(row["deploy_id"] for row in csv.DictReader(io.StringIO(r.text))) == [
+        f"db{i}" for i in range(4)]  # fmt: skip
+    other = get(http, "/api/v1/export/changes.csv", token(database, "globex", role="analyst"))
+    assert len(list(csv.DictReader(io.StringIO(other.text)))) == 9
+    with psycopg.connect(database, autocommit=True) as conn:
+        exports = [r for r in audit.tail(conn, "acme") if r["interface"] == "export"]
+    assert [(r["row_count"], r["outcome"]) for r in exports] == [(10, "ok"), (3, "ok"), (4, "ok")]
+    assert exports[1]["arguments"] == {"dataset": "changes", "since": "2026-02-20",
+                                       "until": "2026-02-23"}  # fmt: skip
+
+
+def test_csv_export_refusals(http: TestClient, database: str) -> None:
+    analyst = token(database, "acme", role="analyst")
+    assert get(http, "/api/v1/export/changes.csv", token(database, "acme")).status_code == 403
+    assert get(http, "/api/v1/export/changes.csv", None).status_code == 401
+    r = get(http, "/api/v1/export/secrets.csv", analyst)
+    assert r.status_code == 404
+    assert "datasets: change_metrics, changes" in r.json()["message"]
+    r = get(http, "/api/v1/export/changes.csv", analyst, since="yesterday")
+    assert r.status_code == 400
+    assert "since must be an ISO date" in r.json()["message"]
+    assert get(http, "/api/v1/export/teams.csv", analyst, since="2026-01-01").status_code == 400
+    assert get(http, "/api/v1/export/changes.csv", analyst, limit="5").status_code == 400

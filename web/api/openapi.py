@@ -38,6 +38,8 @@ SCOPE = [
     _param("window", "30d, 12w, 2026-Q3, 2026-09 or FROM..TO (ISO dates); default 90d"),
     _param("mode", "compatibility mode", enum=["default", "devlake", "fourkeys", "middleware"]),
 ]  # fmt: skip
+# The datasets of GET /api/v1/export/{dataset}.csv (web.api.rest.EXPORTS).
+DATASETS = ("change_metrics", "changes", "deploys", "incidents", "repos", "teams")
 # The metrics of metrics.definitions (tests/test_rest.py keeps the two equal).
 METRICS = [
     "change_failure_rate", "change_lead_time", "deployment_frequency",
@@ -89,6 +91,17 @@ def document() -> dict[str, Any]:
                 "responses": {"200": {"description": "a page of units", "content": {
                     "application/json": {"schema": {"$ref": "#/components/schemas/Explain"}}}},
                     **_errors(400, 401, 403, 404, 503)},
+            }},
+            "/api/v1/export/{dataset}.csv": {"get": {
+                "summary": "A dataset as CSV with a header line, streamed (analyst and up)",
+                "operationId": "exportDataset",
+                "parameters": [
+                    _param("dataset", "what to export", where="path", required=True,
+                           enum=sorted(DATASETS)),
+                    _param("since", "from this ISO date or time on (its time column)"),
+                    _param("until", "before this ISO date or time")],
+                "responses": {"200": {"description": "CSV", "content": {"text/csv": {}}},
+                              **_errors(400, 401, 403, 404, 503)},
             }},
             "/api/v1/openapi.json": {"get": {
                 "summary": "This document", "operationId": "openapi", "security": [],

@@ -8,6 +8,7 @@ GET /api/v1/metrics/{metric}             a series: team, repo, service, environm
                                          benchmark
 GET /api/v1/metrics/{metric}/explain     the units behind it, a page at a time (limit,
                                          cursor)
+GET /api/v1/export/{dataset}.csv         a dataset (an api view) as CSV, streamed by COPY
 GET /api/v1/openapi.json                 the OpenAPI 3.1 document
 GET /.well-known/jwks.json               the public keys tokens are signed with
 """
@@ -20,7 +21,8 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
 from datetime import datetime
 from typing import Any
 
@@ -30,7 +32,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout, TooManyRequests
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from db.audit import Reader, outcome_of
@@ -48,6 +50,12 @@ SERIES_PARAMS = ("team", "repo", "service", "environment", "person", "window", "
 EXPLAIN_PARAMS = ("team", "repo", "service", "environment", "person", "window", "mode",
                   "limit", "cursor")  # fmt: skip
 MAX_LIMIT = 1000
+# Exportable datasets: the api view and the time column `since` and `until` filter on.
+EXPORTS = {
+    "changes": ("changes", "merged_at"), "change_metrics": ("change_metrics", "merged_at"),
+    "deploys": ("deploys", "finished_at"), "incidents": ("incidents", "opened_at"),
+    "teams": ("teams", None), "repos": ("repos", None),
+}  # fmt: skip
 
 Handler = Callable[[psycopg.AsyncConnection[Any], Caller, dict[str, str]],
                    Awaitable[tuple[Any, int]]]  # fmt: skip
@@ -90,6 +98,7 @@ class Rest:
             Route("/api/v1/metrics", self.list_metrics, methods=["GET"]),
             Route("/api/v1/metrics/{metric}", self.get_metric, methods=["GET"]),
             Route("/api/v1/metrics/{metric}/explain", self.explain_metric, methods=["GET"]),
+            Route("/api/v1/export/{dataset}.csv", self.export, methods=["GET"]),
             Route("/api/v1/openapi.json", self.openapi, methods=["GET"]),
             Route("/.well-known/jwks.json", self.jwks, methods=["GET"]),
         ]
@@ -127,6 +136,74 @@ class Rest:
             keys.append({"kty": "OKP", "crv": "Ed25519", "x": x, "kid": kid, "alg": alg,
                          "use": "sig"})  # fmt: skip
         return JSONResponse({"keys": keys}, headers={"Cache-Control": "max-age=300"})
+
+    async def export(self, request: Request) -> Response:
+        """A dataset as CSV with a header line, streamed from COPY in the caller's scope
+        (constant memory however many rows), audited when the stream ends. Analyst and
+        up; `since` and `until` (ISO dates or times) bound the dataset's time column."""
+        try:
+            caller = await self.auth.caller(request)
+            caller.at_least("analyst", "an export")
+            params = _params(request, ("since", "until"))
+            dataset = request.path_params["dataset"]
+            if dataset not in EXPORTS:
+                raise Refused(404, "not_found", f"no dataset {dataset} (datasets: "
+                              f"{', '.join(sorted(EXPORTS))})")  # fmt: skip
+            view, column = EXPORTS[dataset]
+            bounds = [(k, _moment(params[k], k)) for k in ("since", "until") if k in params]
+            if bounds and column is None:
+                raise Refused(400, "invalid", f"{dataset} has no time to filter by")
+        except Refused as exc:
+            return problem(exc.status, exc.error, exc.message, exc.headers())
+        where = " AND ".join(f"{column} {'>=' if k == 'since' else '<'} %({k})s"
+                             for k, _ in bounds)  # fmt: skip
+        query = (f"COPY (SELECT * FROM api.{view}{' WHERE ' + where if where else ''})"
+                 " TO STDOUT WITH (FORMAT csv, HEADER)")  # fmt: skip
+        reader = Reader(caller.org_id, caller.claims.subject, caller.role, caller.audit_scope())
+        arguments = {"dataset": dataset, **params}
+        started = time.perf_counter()
+        stack = AsyncExitStack()
+        try:
+            conn = await stack.enter_async_context(self.pool.connection(timeout=DB_WAIT))
+            await stack.enter_async_context(
+                scoped_async(conn, Scope(caller.org_id, caller.team_ids))
+            )
+            cur = conn.cursor()
+            copy = await stack.enter_async_context(cur.copy(query, dict(bounds)))
+            first = await copy.read()
+        except (PoolTimeout, TooManyRequests, psycopg.OperationalError):
+            await stack.aclose()
+            return problem(503, "unavailable", "the database is unavailable; retry shortly",
+                           {"Retry-After": "5"})  # fmt: skip
+        except psycopg.Error as exc:
+            await stack.aclose()
+            await self._audit(reader, arguments, None, started, outcome_of(exc))
+            return self._database_error(exc)
+
+        async def body() -> AsyncIterator[bytes]:
+            outcome, rows = "error interrupted", None
+            try:
+                data = first
+                while data:
+                    yield bytes(data)
+                    data = await copy.read()
+                await stack.aclose()  # the copy's end, then the transaction's
+                rows, outcome = max(cur.rowcount, 0), "ok"
+            finally:
+                if outcome != "ok":
+                    await stack.aclose()
+                await self._audit(reader, arguments, rows, started, outcome)
+
+        return StreamingResponse(body(), media_type="text/csv; charset=utf-8", headers={
+            "Content-Disposition": f'attachment; filename="{dataset}.csv"'})  # fmt: skip
+
+    async def _audit(self, reader: Reader, arguments: dict[str, Any], rows: int | None,
+                     started: float, outcome: str) -> None:  # fmt: skip
+        """Append an export to the audit log on a connection of its own."""
+        async with self.pool.connection(timeout=DB_WAIT) as conn:
+            await record(conn, reader, "export", "GET /api/v1/export/{dataset}.csv",
+                         arguments=arguments, rows=rows, outcome=outcome,
+                         duration_ms=(time.perf_counter() - started) * 1000)  # fmt: skip
 
     # --- reads -------------------------------------------------------------------------
 
@@ -273,6 +350,14 @@ class Rest:
         body = {"metric": params["metric"], "items": _json(rows),
                 "page_info": {"has_next_page": more, "end_cursor": end}}  # fmt: skip
         return body, len(rows)
+
+
+def _moment(text: str, name: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise Refused(400, "invalid", f"{name} must be an ISO date or time, such as "
+                      "2026-07-01 or 2026-07-01T12:00:00+00:00") from None  # fmt: skip
 
 
 def encode_cursor(at: datetime, entity_id: str) -> str:
