@@ -54,3 +54,7 @@ SELECT * FROM api.explain_metric(%(metric)s, %(scope)s, %(window)s, %(mode)s) e
 WHERE %(after_at)s::timestamptz IS NULL OR (e.at, e.entity_id) > (%(after_at)s, %(after_id)s)
 ORDER BY e.at, e.entity_id
 LIMIT %(limit)s
+
+-- graphql_teams --
+-- The teams the caller may read (api.teams: a team token's subtree).
+SELECT team_id, slug, name, parent_id FROM api.teams ORDER BY slug

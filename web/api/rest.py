@@ -94,7 +94,10 @@ class Rest:
         self.auth = auth
 
     def routes(self) -> list[BaseRoute]:
+        from web.api.graphql import GraphQLEndpoint  # (it builds on this module)
+
         return [
+            Route("/graphql", GraphQLEndpoint(self, self.auth).handle, methods=["GET", "POST"]),
             Route("/api/v1/metrics", self.list_metrics, methods=["GET"]),
             Route("/api/v1/metrics/{metric}", self.get_metric, methods=["GET"]),
             Route("/api/v1/metrics/{metric}/explain", self.explain_metric, methods=["GET"]),
