@@ -13,7 +13,8 @@ and starts `qdx serve` on it as `make run` does. Then:
   process's peak RSS while it streams; bare: `COPY (SELECT ... FROM api.changes) TO
   STDOUT` as the database owner (one org), over psycopg to nowhere.
 
-GraphQL is not built yet, so it is not measured. Results go to bench/results/serving.json.
+- GraphQL: the same questions as `metric(...)` operations at `POST /graphql`.
+Results go to bench/results/serving.json.
 """
 
 from __future__ import annotations
@@ -67,8 +68,15 @@ def combos(hist: bm.History) -> list[tuple[str, str, str]]:
     return [(m, t, g) for m in METRICS for t in teams for g in ("window", "week")]
 
 
+GRAPHQL = """query Metric($name: String!, $team: String, $granularity: Granularity) {
+  metric(name: $name, scope: {team: $team}, window: "90d", granularity: $granularity) {
+    unit points { periodStart value sampleSize tier }
+  }
+}"""
+
+
 async def rest_load(url: str, token: str, asks: list[tuple[str, str, str]], clients: int,
-                    seconds: float) -> dict[str, Any]:  # fmt: skip
+                    seconds: float, graphql: bool = False) -> dict[str, Any]:  # fmt: skip
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     headers = {"Authorization": f"Bearer {token}"}
@@ -82,8 +90,13 @@ async def rest_load(url: str, token: str, asks: list[tuple[str, str, str]], clie
             while time.perf_counter() < end:
                 m, t, g = rng.choice(asks)
                 started = time.perf_counter()
-                params = {"team": t, "window": "90d", "granularity": g}
-                r = await http.get(f"/api/v1/metrics/{m}", params=params)
+                if graphql:
+                    variables = {"name": m, "team": t, "granularity": g.upper()}
+                    r = await http.post("/graphql", json={"query": GRAPHQL,
+                                                          "variables": variables})  # fmt: skip
+                else:
+                    params = {"team": t, "window": "90d", "granularity": g}
+                    r = await http.get(f"/api/v1/metrics/{m}", params=params)
                 latencies.append(time.perf_counter() - started)
                 statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
 
@@ -237,6 +250,11 @@ def main() -> None:
         print(f"REST metric, {args.clients} clients, {args.seconds:.0f}s ...", flush=True)
         results["rest"] = asyncio.run(rest_load(url, token, asks, args.clients, args.seconds))
         print(f"  {results['rest']}", flush=True)
+        print(f"GraphQL metric, {args.clients} clients ...", flush=True)
+        results["graphql"] = asyncio.run(
+            rest_load(url, token, asks, args.clients, args.seconds, graphql=True)
+        )
+        print(f"  {results['graphql']}", flush=True)
         results["bare"] = bare_load(conninfo, bm.SLUG, asks, args.clients, args.seconds)
         print(f"  bare {results['bare']}", flush=True)
         print("CSV export of every change ...", flush=True)
@@ -252,12 +270,14 @@ def main() -> None:
         shutil.rmtree(home, ignore_errors=True)
     r, b, e, be = results["rest"], results["bare"], results["export"], results["bare_export"]
     print()
-    print(f"REST metric ({r['clients']} clients)   p50 {r['p50_ms']:6.1f} ms  p95 "
-          f"{r['p95_ms']:6.1f} ms  {r['per_s']:6.0f}/s  statuses {r['statuses']}")  # fmt: skip
+    for name in ("rest", "graphql"):
+        r = results[name]
+        print(f"{name:<7} metric ({r['clients']} clients) p50 {r['p50_ms']:6.1f} ms  p95 "
+              f"{r['p95_ms']:6.1f} ms  {r['per_s']:6.0f}/s  statuses {r['statuses']}  "
+              f"ratio p50 {r['p50_ms'] / b['p50_ms']:.2f}x  p95 {r['p95_ms'] / b['p95_ms']:.2f}x"
+              f"  throughput {r['per_s'] / b['per_s']:.2f}x")  # fmt: skip
     print(f"bare api.get_metric ({b['clients']} conns) p50 {b['p50_ms']:6.1f} ms  p95 "
           f"{b['p95_ms']:6.1f} ms  {b['per_s']:6.0f}/s")  # fmt: skip
-    print(f"  ratio p50 {r['p50_ms'] / b['p50_ms']:.2f}x  p95 {r['p95_ms'] / b['p95_ms']:.2f}x  "
-          f"throughput {r['per_s'] / b['per_s']:.2f}x")  # fmt: skip
     print(f"CSV export   {e['rows']:,} rows  {e['rows_per_s']:9.0f} rows/s  {e['mb']:.0f} MB")
     print(f"  web RSS {e['web_rss_before_mb']:.0f} MB -> peak {e['web_rss_peak_mb']:.0f} MB")
     print(f"bare COPY    {be['rows']:,} rows  {be['rows_per_s']:9.0f} rows/s  "
