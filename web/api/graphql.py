@@ -9,7 +9,10 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections import OrderedDict
+from collections.abc import Collection
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +28,16 @@ from ariadne import (
 )
 from ariadne.explorer import ExplorerGraphiQL
 from ariadne.validation import cost_validator
-from graphql import ASTValidationRule, GraphQLError, ValidationRule
+from graphql import (
+    ASTValidationRule,
+    DocumentNode,
+    GraphQLError,
+    GraphQLSchema,
+    ValidationRule,
+    parse,
+    specified_rules,
+    validate,
+)
 from graphql.language import (
     FieldNode,
     FragmentDefinitionNode,
@@ -85,6 +97,39 @@ class DepthLimit(ValidationRule):
                     f"the query is {depth} fields deep; at most {MAX_DEPTH} are allowed", node
                 )
             )
+
+
+@lru_cache(maxsize=512)
+def _parse(query: str) -> DocumentNode:
+    return parse(query)
+
+
+def parse_query(_context: Any, data: dict[str, Any]) -> DocumentNode:
+    """Parsed once per distinct query text (clients repeat the same queries)."""
+    return _parse(data["query"])
+
+
+# Results of the variable-independent rules, by parsed document (kept with it, so its id
+# cannot be reused while it is here).
+_VALIDATED: OrderedDict[int, tuple[DocumentNode, list[GraphQLError]]] = OrderedDict()
+
+
+def validate_query(schema: GraphQLSchema, document: DocumentNode,
+                   rules: Collection[type[ASTValidationRule]] | None = None,
+                   max_errors: int | None = None, type_info: Any = None,
+                   ) -> list[GraphQLError]:  # fmt: skip
+    """The standard rules and the depth limit once per parsed query (they do not depend
+    on variables); the cost limit, which does, every time."""
+    seen = _VALIDATED.get(id(document))
+    if seen is None or seen[0] is not document:
+        seen = (document, validate(schema, document, [*specified_rules, DepthLimit]))
+        _VALIDATED[id(document)] = seen
+        if len(_VALIDATED) > 1024:
+            _VALIDATED.popitem(last=False)
+    if seen[1]:
+        return seen[1]
+    rest = [r for r in rules or () if r not in specified_rules and r is not DepthLimit]
+    return validate(schema, document, rest) if rest else []
 
 
 def _camel(row: dict[str, Any]) -> dict[str, Any]:
@@ -256,6 +301,8 @@ class GraphQLEndpoint:
                         success, result = await graphql(
                             SCHEMA, data, context_value=context, debug=False,
                             validation_rules=rules, error_formatter=format_error,
+                            query_parser=parse_query,
+                            query_validator=validate_query,  # type: ignore[arg-type]
                         )  # fmt: skip
                     outcome = "ok" if success and not result.get("errors") else "invalid"
                     return JSONResponse(result, status_code=200 if success else 400)
