@@ -106,3 +106,21 @@ SELECT r.role_name, r.created_at, r.created_by, r.password_set_at,
              WHERE t.org_id = r.org_id AND t.team_id = ANY (r.team_ids) ORDER BY t.slug) AS teams,
        (SELECT count(*) FROM pg_stat_activity a WHERE a.usename = r.role_name) AS sessions
 FROM auth.sql_roles r WHERE r.org_id = auth.org_id(%(org)s) ORDER BY r.role_name
+
+-- scope_role_name --
+-- The name of a scope's login role (the SQL endpoint derives its password from it).
+SELECT auth.scope_role_name(%(org_id)s, %(team_ids)s)
+
+-- scope_role --
+-- The login role the SQL endpoint runs a scope's statements as (made on first use).
+SELECT auth.ensure_scope_role(%(org_id)s, %(team_ids)s, %(verifier)s)
+
+-- server_secret --
+-- The server's secret for a purpose, made on first use (owner-only table).
+WITH made AS (
+    INSERT INTO auth.server_secrets (purpose, secret) VALUES (%(purpose)s, %(secret)s)
+    ON CONFLICT (purpose) DO NOTHING RETURNING secret
+)
+SELECT secret FROM made UNION ALL
+SELECT secret FROM auth.server_secrets WHERE purpose = %(purpose)s
+LIMIT 1

@@ -4,9 +4,10 @@
   transaction (`SET LOCAL ROLE`), their org and teams set with `set_config(..., true)`.
 - `qdx_sql` (no login): the group of the login roles `qdx sql-role create` makes for
   psql users; it may read the `api` views, nothing else.
-- `auth.sql_roles`: which org (and teams) each such login role is bound to. The policies
-  read a login role's scope from here by `session_user`, never from a setting the user
-  could change.
+- `auth.sql_roles`: which org (and teams) each such login role is bound to (also the
+  roles POST /api/v1/sql runs statements as, one per scope). The policies read a login
+  role's scope from here by `session_user`, never from a setting the user could change.
+- `auth.server_secrets`: the server's own secrets (the owner's only).
 
 Roles belong to the server, not the database, so they are created only when missing
 (several databases on one server share them). The owner running this needs CREATEROLE
@@ -49,6 +50,16 @@ CREATE TABLE auth.sql_roles (
     CONSTRAINT sql_roles_pkey PRIMARY KEY (role_name)
 );
 CREATE INDEX sql_roles_org_id_idx ON auth.sql_roles (org_id);
+
+-- Secrets of the server itself (the one the SQL endpoint derives its scope roles'
+-- passwords from): the owner's only.
+CREATE TABLE auth.server_secrets (
+    purpose     text NOT NULL,
+    secret      text NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT server_secrets_pkey PRIMARY KEY (purpose)
+);
+REVOKE ALL ON auth.server_secrets FROM PUBLIC;
 """
 
 
@@ -58,4 +69,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     # (the roles stay: other databases of the server may use them)
-    run_sql(op, "DROP TABLE auth.sql_roles;")
+    run_sql(op, "DROP TABLE auth.server_secrets; DROP TABLE auth.sql_roles;")

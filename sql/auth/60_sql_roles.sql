@@ -105,3 +105,41 @@ BEGIN
     RETURN v_row;
 END
 $$;
+
+-- The name of the login role of a scope (an org and a set of teams).
+CREATE OR REPLACE FUNCTION auth.scope_role_name(p_org uuid, p_team_ids uuid[]) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT 'qdx_s_' || left(md5(p_org::text || '/' || array_to_string(ARRAY(
+        SELECT DISTINCT t FROM unnest(coalesce(p_team_ids, '{}')) t ORDER BY 1), ',')), 20)
+$$;
+
+-- The login role POST /api/v1/sql runs a caller's statement as: one per org and set of
+-- teams, made on first use, registered in auth.sql_roles like a `qdx sql-role` (so the
+-- policies read its scope from session_user), with the password given (a SCRAM verifier
+-- the server derives from its own secret). Returns the role's name.
+CREATE OR REPLACE FUNCTION auth.ensure_scope_role(p_org uuid, p_team_ids uuid[],
+                                                  p_verifier text)
+RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    v_teams uuid[] := ARRAY(SELECT DISTINCT t FROM unnest(coalesce(p_team_ids, '{}')) t
+                            ORDER BY 1);
+    v_name  text := auth.scope_role_name(p_org, p_team_ids);
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtext(v_name));
+    IF NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = v_name) THEN
+        EXECUTE format('CREATE ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION'
+                       ' NOBYPASSRLS INHERIT CONNECTION LIMIT 20 IN ROLE qdx_sql', v_name);
+        EXECUTE format('ALTER ROLE %I SET default_transaction_read_only = on', v_name);
+        EXECUTE format('ALTER ROLE %I SET statement_timeout = %L', v_name, '10s');
+        EXECUTE format('ALTER ROLE %I SET idle_in_transaction_session_timeout = %L', v_name,
+                       '10s');
+        EXECUTE format('ALTER ROLE %I SET search_path = api', v_name);
+    END IF;
+    -- (the server's processes derive the same password; set it each time one asks)
+    EXECUTE format('ALTER ROLE %I PASSWORD %L', v_name, p_verifier);
+    INSERT INTO auth.sql_roles (role_name, org_id, team_ids, created_by)
+    VALUES (v_name, p_org, v_teams, 'server: POST /api/v1/sql')
+    ON CONFLICT (role_name) DO NOTHING;
+    RETURN v_name;
+END
+$$;

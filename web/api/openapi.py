@@ -103,6 +103,19 @@ def document() -> dict[str, Any]:
                 "responses": {"200": {"description": "CSV", "content": {"text/csv": {}}},
                               **_errors(400, 401, 403, 404, 503)},
             }},
+            "/api/v1/sql": {"post": {
+                "summary": "One read-only statement over the api views, in the caller's "
+                           "scope (analyst and up); at most 10,000 rows, 10 s",
+                "operationId": "runSql",
+                "requestBody": {"required": True, "content": {
+                    "application/json": {"schema": {
+                        "type": "object", "required": ["query"],
+                        "properties": {"query": {"type": "string"}}}},
+                    "text/plain": {"schema": {"type": "string"}}}},
+                "responses": {"200": {"description": "the rows", "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/Rows"}}}},
+                    **_errors(400, 401, 403, 503)},
+            }},
             "/api/v1/openapi.json": {"get": {
                 "summary": "This document", "operationId": "openapi", "security": [],
                 "responses": {"200": {"description": "OpenAPI 3.1",
@@ -138,6 +151,12 @@ def document() -> dict[str, Any]:
                     "granularity": {"type": "string"}, "scope": {"type": "object"},
                     "series": {"type": "array",
                                "items": {"$ref": "#/components/schemas/Point"}}}},
+                "Rows": {"type": "object", "properties": {
+                    "columns": {"type": "array", "items": {"type": "object", "properties": {
+                        "name": {"type": "string"}, "type": {"type": "string"}}}},
+                    "rows": {"type": "array", "items": {"type": "array"}},
+                    "row_count": {"type": "integer"}, "truncated": {"type": "boolean"},
+                    "row_cap": {"type": "integer"}}},
                 "Explain": {"type": "object", "properties": {
                     "metric": {"type": "string"},
                     "items": {"type": "array", "items": {"type": "object"}},

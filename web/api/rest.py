@@ -50,6 +50,7 @@ SERIES_PARAMS = ("team", "repo", "service", "environment", "person", "window", "
 EXPLAIN_PARAMS = ("team", "repo", "service", "environment", "person", "window", "mode",
                   "limit", "cursor")  # fmt: skip
 MAX_LIMIT = 1000
+EXPORT_OPERATION = "GET /api/v1/export/{dataset}.csv"
 # Exportable datasets: the api view and the time column `since` and `until` filter on.
 EXPORTS = {
     "changes": ("changes", "merged_at"), "change_metrics": ("change_metrics", "merged_at"),
@@ -94,10 +95,12 @@ class Rest:
         self.auth = auth
 
     def routes(self) -> list[BaseRoute]:
-        from web.api.graphql import GraphQLEndpoint  # (it builds on this module)
+        from web.api.graphql import GraphQLEndpoint  # (these build on this module)
+        from web.api.sql import SqlEndpoint
 
         return [
             Route("/graphql", GraphQLEndpoint(self, self.auth).handle, methods=["GET", "POST"]),
+            Route("/api/v1/sql", SqlEndpoint(self).handle, methods=["POST"]),
             Route("/api/v1/metrics", self.list_metrics, methods=["GET"]),
             Route("/api/v1/metrics/{metric}", self.get_metric, methods=["GET"]),
             Route("/api/v1/metrics/{metric}/explain", self.explain_metric, methods=["GET"]),
@@ -180,7 +183,8 @@ class Rest:
                            {"Retry-After": "5"})  # fmt: skip
         except psycopg.Error as exc:
             await stack.aclose()
-            await self._audit(reader, arguments, None, started, outcome_of(exc))
+            await self.audit(reader, "export", EXPORT_OPERATION, arguments, None, started,
+                             outcome_of(exc))  # fmt: skip
             return self._database_error(exc)
 
         async def body() -> AsyncIterator[bytes]:
@@ -195,17 +199,19 @@ class Rest:
             finally:
                 if outcome != "ok":
                     await stack.aclose()
-                await self._audit(reader, arguments, rows, started, outcome)
+                await self.audit(reader, "export", EXPORT_OPERATION, arguments, rows, started,
+                                 outcome)  # fmt: skip
 
         return StreamingResponse(body(), media_type="text/csv; charset=utf-8", headers={
             "Content-Disposition": f'attachment; filename="{dataset}.csv"'})  # fmt: skip
 
-    async def _audit(self, reader: Reader, arguments: dict[str, Any], rows: int | None,
-                     started: float, outcome: str) -> None:  # fmt: skip
-        """Append an export to the audit log on a connection of its own."""
+    async def audit(self, reader: Reader, interface: str, operation: str,
+                    arguments: dict[str, Any] | None, rows: int | None, started: float,
+                    outcome: str, statement: str | None = None) -> None:  # fmt: skip
+        """Append a read to the audit log on a connection of its own."""
         async with self.pool.connection(timeout=DB_WAIT) as conn:
-            await record(conn, reader, "export", "GET /api/v1/export/{dataset}.csv",
-                         arguments=arguments, rows=rows, outcome=outcome,
+            await record(conn, reader, interface, operation, arguments=arguments,
+                         statement=statement, rows=rows, outcome=outcome,
                          duration_ms=(time.perf_counter() - started) * 1000)  # fmt: skip
 
     # --- reads -------------------------------------------------------------------------

@@ -1,0 +1,190 @@
+"""POST /api/v1/sql: one read-only statement under the caller's scope.
+
+The statement runs on a connection of its own that logs in as the scope's login role
+(auth.ensure_scope_role: a member of qdx_sql bound to the caller's org and teams in
+auth.sql_roles, like a `qdx sql-role`), so row-level security reads the scope from the
+session's role and nothing in the statement can change it (`set_config`, `SET ROLE` and
+`RESET ROLE` lead nowhere else). It reads the api views only, in a READ ONLY transaction
+with a statement timeout, through the extended protocol (one statement: several are
+refused by the server), and at most ROW_CAP rows come back. Analyst and up."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from datetime import date, datetime, timedelta
+from datetime import time as dtime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from psycopg.conninfo import make_conninfo
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from db.audit import Reader, outcome_of
+from db.queries import QUERIES
+from web.api.auth import Refused
+from web.api.rest import DB_WAIT, Rest, problem
+
+ROW_CAP = 10_000
+STATEMENT_TIMEOUT = "10s"
+MAX_STATEMENT_BYTES = 100_000
+
+
+def _value(v: Any) -> Any:
+    if isinstance(v, datetime | date | dtime):
+        return v.isoformat()
+    if isinstance(v, timedelta):
+        return v.total_seconds()
+    if isinstance(v, Decimal):
+        return float(v)
+    if isinstance(v, UUID):
+        return str(v)
+    if isinstance(v, bytes | memoryview):
+        return base64.b64encode(bytes(v)).decode()
+    if isinstance(v, list | tuple):
+        return [_value(x) for x in v]
+    return v
+
+
+class SqlEndpoint:
+    """The endpoint, bound to the REST reads (pool, tokens; the pool's conninfo, with the
+    scope's role and password, is where statements run)."""
+
+    def __init__(self, rest: Rest) -> None:
+        self.rest = rest
+        self.conninfo = str(rest.pool.conninfo)
+        self._secret: bytes | None = None
+        self._roles: dict[tuple[UUID, tuple[UUID, ...]], tuple[str, str]] = {}
+
+    async def _server_secret(self) -> bytes:
+        if self._secret is None:
+            async with self.rest.pool.connection(timeout=DB_WAIT) as conn:
+                cur = await conn.execute(QUERIES["server_secret"], {
+                    "purpose": "sql-endpoint", "secret": secrets.token_urlsafe(32)})  # fmt: skip
+                row = await cur.fetchone()
+            assert row is not None
+            self._secret = str(row[0]).encode()
+        return self._secret
+
+    async def _role(self, org_id: UUID, team_ids: tuple[UUID, ...]) -> tuple[str, str]:
+        """The scope's login role and its password (derived from the server's secret, so
+        every web process agrees on it)."""
+        known = self._roles.get((org_id, team_ids))
+        if known is not None:
+            return known
+        secret = await self._server_secret()
+        scope = {"org_id": org_id, "team_ids": list(team_ids)}
+        async with self.rest.pool.connection(timeout=DB_WAIT) as conn:
+            name_row = await (await conn.execute(QUERIES["scope_role_name"], scope)).fetchone()
+            assert name_row is not None
+            name = str(name_row[0])
+            password = base64.urlsafe_b64encode(
+                hmac.new(secret, name.encode(), hashlib.sha256).digest()
+            ).decode()
+            verifier = conn.pgconn.encrypt_password(password.encode(), name.encode(),
+                                                    b"scram-sha-256").decode()  # fmt: skip
+            async with conn.transaction():
+                row = await (
+                    await conn.execute(QUERIES["scope_role"], {**scope, "verifier": verifier})
+                ).fetchone()
+        assert row is not None
+        assert row[0] == name
+        self._roles[(org_id, team_ids)] = (name, password)
+        return name, password
+
+    async def handle(self, request: Request) -> Response:
+        try:
+            caller = await self.rest.auth.caller(request)
+            caller.at_least("analyst", "SQL")
+            statement = await self._statement(request)
+        except Refused as exc:
+            return problem(exc.status, exc.error, exc.message, exc.headers())
+        reader = Reader(caller.org_id, caller.claims.subject, caller.role, caller.audit_scope())
+        started = time.perf_counter()
+        outcome, rows, body = "error internal", None, None
+        try:
+            role, password = await self._role(caller.org_id, caller.team_ids)
+            conninfo = make_conninfo(self.conninfo, user=role, password=password,
+                                     application_name="qdx-sql")  # fmt: skip
+            try:
+                conn = await psycopg.AsyncConnection.connect(conninfo, connect_timeout=5)
+            except psycopg.OperationalError:
+                # (a role dropped or a password changed meanwhile: made again next time)
+                self._roles.pop((caller.org_id, caller.team_ids), None)
+                raise
+            async with conn, conn.transaction():
+                await conn.execute("SET TRANSACTION READ ONLY")
+                await conn.execute(f"SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}'")
+                # As written (a raw cursor: no placeholders of ours), through the extended
+                # protocol (binary results), which runs one statement only.
+                cur = psycopg.AsyncRawCursor(conn)
+                await cur.execute(statement, (), binary=True)
+                columns = [{"name": d.name, "type": _type_name(conn, d.type_code)}
+                           for d in cur.description or ()]  # fmt: skip
+                fetched = await cur.fetchmany(ROW_CAP + 1) if cur.description else []
+                raise psycopg.Rollback()
+            truncated = len(fetched) > ROW_CAP
+            data = [[_value(v) for v in r] for r in fetched[:ROW_CAP]]
+            rows, outcome = len(data), "ok"
+            body = {"columns": columns, "rows": data, "row_count": rows,
+                    "truncated": truncated, "row_cap": ROW_CAP}  # fmt: skip
+            return JSONResponse(body)
+        except psycopg.OperationalError as exc:
+            if exc.sqlstate is None:
+                return problem(503, "unavailable", "the database is unavailable; retry shortly",
+                               {"Retry-After": "5"})  # fmt: skip
+            outcome = outcome_of(exc)
+            return self._refused(exc)
+        except psycopg.Error as exc:
+            outcome = outcome_of(exc)
+            return self._refused(exc)
+        finally:
+            await self.rest.audit(reader, "sql", "POST /api/v1/sql", None, rows, started,
+                                  outcome, statement=statement)  # fmt: skip
+
+    @staticmethod
+    async def _statement(request: Request) -> str:
+        body = await request.body()
+        if len(body) > MAX_STATEMENT_BYTES:
+            raise Refused(413, "too_large", f"a statement is at most {MAX_STATEMENT_BYTES} bytes")
+        text: Any = None
+        if request.headers.get("content-type", "").startswith("application/json"):
+            try:
+                text = json.loads(body).get("query")
+            except (ValueError, AttributeError):
+                text = None
+        else:
+            text = body.decode("utf-8", errors="replace")
+        if not isinstance(text, str) or not text.strip():
+            raise Refused(400, "invalid", 'send one statement: {"query": "SELECT ..."} as JSON, '
+                          "or the statement as text/plain")  # fmt: skip
+        if "\x00" in text:
+            raise Refused(400, "invalid", "the statement holds a NUL character")
+        return text
+
+    @staticmethod
+    def _refused(exc: psycopg.Error) -> Response:
+        """What the server said, as a 400: the statement was refused or failed (its
+        error names only what the statement itself named)."""
+        state = exc.sqlstate or ""
+        message = (exc.diag.message_primary or str(exc)).strip()
+        if state == "25006":
+            message = f"only reads are allowed: {message}"
+        elif state == "42P14" or "multiple commands" in message:
+            message = "send one statement at a time"
+        elif state == "57014":
+            message = f"the statement ran longer than {STATEMENT_TIMEOUT} and was cancelled"
+        status = 403 if state == "42501" else 400
+        return problem(status, "denied" if status == 403 else "invalid", message)
+
+
+def _type_name(conn: psycopg.AsyncConnection[Any], oid: int) -> str:
+    info = conn.adapters.types.get(oid)
+    return info.name if info else str(oid)
