@@ -6,6 +6,7 @@ through SQL, the command line and REST gives the same numbers."""
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from datetime import timedelta
@@ -304,3 +305,18 @@ def test_csv_export_refusals(http: TestClient, database: str) -> None:
     assert "since must be an ISO date" in r.json()["message"]
     assert get(http, "/api/v1/export/teams.csv", analyst, since="2026-01-01").status_code == 400
     assert get(http, "/api/v1/export/changes.csv", analyst, limit="5").status_code == 400
+
+
+def _part(d: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(d).encode()).rstrip(b"=").decode()
+
+
+def test_a_database_outage_is_a_503_with_retry_after() -> None:
+    """A well-formed token whose key must be looked up while the database is down."""
+    app = create_app(SETTINGS, "host=127.0.0.1 port=1 dbname=nope user=nobody connect_timeout=1")
+    token_ = f"{_part({'alg': 'EdDSA', 'kid': 'k1', 'typ': 'JWT'})}.{_part({'sub': 'x'})}.c2ln"
+    with TestClient(app) as client:
+        r = client.get("/api/v1/metrics", headers={"Authorization": f"Bearer {token_}"})
+    assert r.status_code == 503
+    assert r.headers["retry-after"] == "5"
+    assert r.json()["error"] == "unavailable"

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+import psycopg
+from psycopg_pool import PoolTimeout, TooManyRequests
 from starlette.requests import Request
 
 from web.tokens import Claims, InvalidToken, verify_token
@@ -21,15 +23,20 @@ RANK = {"viewer": 0, "analyst": 1, "admin": 2, "service": 1}
 class Refused(Exception):
     """A request refused before it reads anything: status, error code, message."""
 
-    def __init__(self, status: int, error: str, message: str, *, challenge: str | None = None):
+    def __init__(self, status: int, error: str, message: str, *, challenge: str | None = None,
+                 retry_after: int | None = None):  # fmt: skip
         super().__init__(message)
         self.status = status
         self.error = error
         self.message = message
         self.challenge = challenge
+        self.retry_after = retry_after
 
     def headers(self) -> dict[str, str]:
-        return {"WWW-Authenticate": self.challenge} if self.challenge else {}
+        out = {"WWW-Authenticate": self.challenge} if self.challenge else {}
+        if self.retry_after is not None:
+            out["Retry-After"] = str(self.retry_after)
+        return out
 
 
 def _challenge(error: str | None = None, description: str | None = None) -> str:
@@ -97,8 +104,14 @@ class Authenticator:
                                token_given=True)  # fmt: skip
         token = token.strip()
         try:
-            claims = verify_token(token, await self.keys.for_token(token),
-                                  audience=self.audience, issuer=self.issuer)  # fmt: skip
+            keys = await self.keys.for_token(token)
+        except InvalidToken as exc:
+            raise unauthorized(str(exc), token_given=True) from None
+        except (PoolTimeout, TooManyRequests, psycopg.Error):
+            raise Refused(503, "unavailable", "the database is unavailable; retry shortly",
+                          retry_after=5) from None  # fmt: skip
+        try:
+            claims = verify_token(token, keys, audience=self.audience, issuer=self.issuer)
         except InvalidToken as exc:
             raise unauthorized(str(exc), token_given=True) from None
         return Caller(claims)

@@ -14,8 +14,10 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 import time
+import uuid
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
 from decimal import Decimal
@@ -32,6 +34,7 @@ from db.queries import QUERIES
 from web.api.auth import Refused
 from web.api.rest import DB_WAIT, Rest, problem
 
+log = logging.getLogger("qdx.web.api")
 ROW_CAP = 10_000
 STATEMENT_TIMEOUT = "10s"
 MAX_STATEMENT_BYTES = 100_000
@@ -110,7 +113,15 @@ class SqlEndpoint:
         started = time.perf_counter()
         outcome, rows, body = "error internal", None, None
         try:
-            role, password = await self._role(caller.org_id, caller.team_ids)
+            try:
+                role, password = await self._role(caller.org_id, caller.team_ids)
+            except psycopg.Error as exc:
+                if isinstance(exc, psycopg.OperationalError) and exc.sqlstate is None:
+                    raise
+                # (the server's own statements failed: not the caller's to read about)
+                reference = uuid.uuid4().hex[:12]
+                log.error("SQL endpoint setup failed (reference %s): %s", reference, exc)
+                return problem(500, "internal", f"internal error (reference {reference})")
             conninfo = make_conninfo(self.conninfo, user=role, password=password,
                                      application_name="qdx-sql")  # fmt: skip
             try:
