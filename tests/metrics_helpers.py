@@ -292,3 +292,18 @@ class World:
                 ).fetchall()
             ]
         return out
+
+
+def acme_with_teams(conn: Conn) -> World:
+    """The org the serving tests share: acme with eng > platform > data and payments, Ana
+    on data and Ben on payments (github:ana, github:ben) since 60 days before T0, and
+    its repository github:1."""
+    acme = World(conn, "acme")
+    acme.team("eng")
+    acme.team("platform", parent="eng")
+    acme.team("data", parent="platform")
+    acme.team("payments")
+    acme.member("data", acme.person("Ana", "github:ana"), at(-60))
+    acme.member("payments", acme.person("Ben", "github:ben"), at(-60))
+    acme.repo()
+    return acme

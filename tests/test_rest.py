@@ -20,7 +20,7 @@ from starlette.testclient import TestClient
 from db import audit
 from qdx.cli import main
 from qdx.settings import Settings
-from tests.metrics_helpers import World, at
+from tests.metrics_helpers import World, acme_with_teams, at
 from web.app import create_app
 from web.tokens import issue_token
 
@@ -33,16 +33,7 @@ def orgs(database: str) -> dict[str, World]:
     """acme: eng > platform > data, and payments; changes by Ana (data) and Ben
     (payments), deployments and an incident. globex: its own changes."""
     with psycopg.connect(database, autocommit=True) as conn:
-        acme = World(conn, "acme")
-        acme.team("eng")
-        acme.team("platform", parent="eng")
-        acme.team("data", parent="platform")
-        acme.team("payments")
-        ana = acme.person("Ana", "github:ana")
-        ben = acme.person("Ben", "github:ben")
-        acme.member("data", ana, at(-60))
-        acme.member("payments", ben, at(-60))
-        acme.repo()
+        acme = acme_with_teams(conn)
         for i in range(6):
             acme.change(f"a{i}", author="github:ana", first_commit=at(-20 + i, hours=-5),
                         merged=at(-20 + i), merge_sha=f"a{i}sha")  # fmt: skip

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from qdx.cli import main
-from tests.metrics_helpers import World, at
+from tests.metrics_helpers import World, acme_with_teams, at
 
 Conn = psycopg.Connection[Any]
 
@@ -29,16 +29,7 @@ def orgs(qdx_env: str) -> Iterator[dict[str, World]]:
     """acme (eng > platform > data, and payments) and globex, each with changes, a
     deployment and an incident, refreshed."""
     with psycopg.connect(qdx_env, autocommit=True) as conn:
-        acme = World(conn, "acme")
-        acme.team("eng")
-        acme.team("platform", parent="eng")
-        acme.team("data", parent="platform")
-        acme.team("payments")
-        ana = acme.person("Ana", "github:ana")
-        ben = acme.person("Ben", "github:ben")
-        acme.member("data", ana, at(-60))
-        acme.member("payments", ben, at(-60))
-        acme.repo()
+        acme = acme_with_teams(conn)
         acme.change("a1", author="github:ana", merged=at(-5), merge_sha="a1sha")
         acme.change("b1", author="github:ben", merged=at(-4), merge_sha="b1sha")
         acme.change("a2", author="github:ana", opened=at(-1))
