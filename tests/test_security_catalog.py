@@ -120,3 +120,19 @@ def test_the_direct_sql_group_is_granted_the_api_views_and_nothing_more(conn: Co
         " WHERE n.nspname = 'api' AND has_function_privilege('qdx_sql', p.oid, 'EXECUTE')"
     ).fetchall()
     assert callable_ == []
+
+
+def test_partitions_the_upkeep_makes_are_secured(conn: Conn) -> None:
+    from db.queries import QUERIES
+
+    before = conn.execute("SELECT count(*) FROM pg_inherits"
+                          " WHERE inhparent = 'raw.events'::regclass").fetchone()  # fmt: skip
+    row = conn.execute(QUERIES["ensure_event_partitions"], {"months": 15}).fetchone()
+    after = conn.execute("SELECT count(*) FROM pg_inherits"
+                         " WHERE inhparent = 'raw.events'::regclass").fetchone()  # fmt: skip
+    assert before is not None
+    assert after is not None
+    assert after[0] > before[0]
+    assert row is not None
+    assert row[1] == after[0] - before[0]
+    assert unsecured_tables(conn) == []

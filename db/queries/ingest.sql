@@ -13,5 +13,6 @@ FROM raw.accept_event(%(org_id)s, %(endpoint_id)s, %(source)s, %(delivery_key)s,
                       %(event_type)s, %(content_type)s, %(headers)s, %(body)s)
 
 -- ensure_event_partitions --
--- Create the monthly partitions of raw.events from this month on (moving default-partition rows).
-SELECT count(*) FROM raw.ensure_event_partitions(current_date, %(months)s)
+-- Create the monthly partitions of raw.events from this month on (moving default-partition rows), then give the new ones row-level security.
+WITH made AS (SELECT count(*) AS n FROM raw.ensure_event_partitions(current_date, %(months)s))
+SELECT made.n, auth.secure_tenant_tables() FROM made
