@@ -33,7 +33,7 @@ from qdx.console import out as _out
 from qdx.errors import InvalidInput, UserError
 from qdx.settings import Settings, default_public_url
 from sources import SOURCES
-from web.tokens import ROLES, issue_token, parse_ttl
+from web.tokens import ROLES, issue_token, parse_ttl, rotate_signing_key
 from workers.replay import ReplayResult, replay
 
 log = logging.getLogger("qdx")
@@ -312,6 +312,14 @@ def cmd_source_list(args: argparse.Namespace, settings: Settings) -> int:
             notes.append(f"rotated {rotated:%Y-%m-%d}")
         _out(f"{source:<16} {name:<12} {_endpoint_url(settings, source, endpoint_id)}"
              + (f"  [{', '.join(notes)}]" if notes else ""))  # fmt: skip
+    return 0
+
+
+def cmd_token_rotate_key(args: argparse.Namespace, settings: Settings) -> int:
+    with _connection(settings) as conn:
+        kid, new = rotate_signing_key(conn)
+    _out(f"tokens are signed with key {kid} from now on; the previous key verifies the "
+         "tokens it signed for another 24 hours" if new else f"key {kid} stays active")  # fmt: skip
     return 0
 
 
@@ -620,6 +628,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--subject", help="who the token is for (default cli:<user>)")
     p.add_argument("--client", help="issue for this API client, with its role and teams")
     p.add_argument("--json", action="store_true", help="print the token with its claims as JSON")
+    command("rotate-key", cmd_token_rotate_key,
+            "sign new tokens with a new key (the worker does this weekly)", token)  # fmt: skip
 
     client = sub.add_parser("client", help="API clients (service accounts)").add_subparsers(
         dest="action", required=True

@@ -110,3 +110,36 @@ def test_role_must_be_known(conn: psycopg.Connection[Any]) -> None:
 )  # fmt: skip
 def test_parse_ttl(text: str, expected: timedelta) -> None:
     assert parse_ttl(text) == expected
+
+
+def test_key_rotation(conn: psycopg.Connection[Any]) -> None:
+    """A rotated-out key still verifies what it signed for a day, then no more; new
+    tokens name the new key; a rotation younger than its minimum age changes nothing."""
+    from web.tokens import rotate_signing_key
+
+    conn.execute("SELECT auth.create_org('rot')")
+
+    def issue() -> str:
+        token, _ = issue_token(conn, org="rot", teams=[], role="viewer",
+                               ttl=timedelta(minutes=15), subject="t", issuer=ISS,
+                               audience=AUD)  # fmt: skip
+        return token
+
+    old = issue()
+    old_kid = jwt.get_unverified_header(old)["kid"]
+    assert rotate_signing_key(conn, min_age=timedelta(days=7)) == (old_kid, False)
+    kid, new = rotate_signing_key(conn)
+    assert new
+    assert kid != old_kid
+    fresh = issue()
+    assert jwt.get_unverified_header(fresh)["kid"] == kid
+    keys = verification_keys(conn)
+    assert set(keys) == {old_kid, kid}
+    assert verify_token(old, keys, audience=AUD, issuer=ISS).subject == "t"
+    conn.execute("UPDATE auth.signing_keys SET retired_at = now() - interval '25 hours'"
+                 " WHERE kid = %s", (old_kid,))  # fmt: skip
+    keys = verification_keys(conn)
+    assert set(keys) == {kid}
+    with pytest.raises(InvalidToken, match="unknown key"):
+        verify_token(old, keys, audience=AUD, issuer=ISS)
+    assert verify_token(fresh, keys, audience=AUD, issuer=ISS).subject == "t"

@@ -63,26 +63,36 @@ def parse_ttl(text: str) -> timedelta:
     return ttl
 
 
+def new_signing_key() -> dict[str, str]:
+    """A fresh signing key: kid, algorithm, private and public key (PEM)."""
+    private = Ed25519PrivateKey.generate()
+    pem = private.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    public = private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return {"kid": uuid.uuid4().hex, "algorithm": ALGORITHM, "private_key": pem,
+            "public_key": public.decode()}  # fmt: skip
+
+
+def rotate_signing_key(conn: Conn, min_age: timedelta = timedelta(0)) -> tuple[str, bool]:
+    """Make a new key sign tokens from now on, unless the active one is younger than
+    min_age; the retired key verifies what it signed for another day. Returns the active
+    kid and whether it is new."""
+    params = new_signing_key()
+    row = conn.execute(QUERIES["rotate_signing_key"], {**params, "min_age": min_age}).fetchone()
+    assert row is not None
+    return str(row[0]), row[0] == params["kid"]
+
+
 def _active_key(conn: Conn) -> tuple[str, Ed25519PrivateKey]:
     row = conn.execute(QUERIES["active_signing_key"]).fetchone()
     if row is None:
-        private = Ed25519PrivateKey.generate()
-        pem = private.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ).decode()
-        public = private.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-        params = {
-            "kid": uuid.uuid4().hex,
-            "algorithm": ALGORITHM,
-            "private_key": pem,
-            "public_key": public.decode(),
-        }
         # Another process may have stored a key first: the function returns the winner.
-        row = conn.execute(QUERIES["ensure_signing_key"], params).fetchone()
+        row = conn.execute(QUERIES["ensure_signing_key"], new_signing_key()).fetchone()
         assert row is not None
     kid, _algorithm, pem_text = row
     key = serialization.load_pem_private_key(pem_text.encode(), password=None)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from datetime import timedelta
 from typing import Any
 
 from procrastinate import Blueprint, JobContext
 from procrastinate.exceptions import AlreadyEnqueued
 
 from db.queries import QUERIES
+from web.tokens import new_signing_key
 
 blueprint = Blueprint()
 log = logging.getLogger(__name__)
@@ -55,6 +57,27 @@ async def prune_ingest_archive(context: JobContext, timestamp: int) -> None:
     await connector.execute_query_async(
         QUERIES["prune_ingest_archive"], days=ARCHIVE_RETENTION_DAYS
     )
+
+
+# The token signing key is replaced when it is this old (tokens live at most 24 h, and a
+# retired key verifies for 24 h more).
+SIGNING_KEY_DAYS = 7
+
+
+@blueprint.periodic(cron="47 3 * * *", periodic_id="rotate_signing_key")
+@blueprint.task(
+    name="rotate_signing_key", queue="maintenance", queueing_lock="signing_key",
+    pass_context=True,
+)  # fmt: skip
+async def rotate_signing_key(context: JobContext, timestamp: int) -> None:
+    """Daily: sign new tokens with a new key once the active one is a week old."""
+    connector: Any = context.app.connector
+    key = new_signing_key()
+    row = await connector.execute_query_one_async(
+        QUERIES["rotate_signing_key"], **key, min_age=timedelta(days=SIGNING_KEY_DAYS)
+    )
+    if row and row["kid"] == key["kid"]:
+        log.info("token signing key rotated", extra={"kid": key["kid"]})
 
 
 # Metric refreshes have their own queue, so a long rebuild never holds back maintenance.

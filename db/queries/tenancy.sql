@@ -51,6 +51,12 @@ SELECT kid, algorithm, private_key FROM auth.signing_keys WHERE retired_at IS NU
 SELECT kid, algorithm, private_key
 FROM auth.ensure_signing_key(%(kid)s, %(algorithm)s, %(private_key)s, %(public_key)s)
 
+-- rotate_signing_key --
+-- Retire the active key and make a new one active (unless the active one is younger than min_age).
+SELECT kid, created_at, retired_at IS NULL AS active
+FROM auth.rotate_signing_key(%(kid)s, %(algorithm)s, %(private_key)s, %(public_key)s,
+                             %(min_age)s::interval)
+
 -- verification_keys --
 -- Public keys that may have signed a token still valid (retired keys for a day).
 SELECT kid, algorithm, public_key FROM auth.signing_keys
