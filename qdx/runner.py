@@ -24,6 +24,16 @@ from workers.normalizer import NormalizerConfig, run_normalizer
 log = logging.getLogger(__name__)
 
 
+def http_protocol() -> type[asyncio.Protocol] | str:
+    """uvicorn's httptools protocol sending each response in one write (web/server.py),
+    or uvicorn's own choice where httptools is missing."""
+    try:
+        from web.server import JoinedWritesHttpToolsProtocol
+    except ImportError:
+        return "auto"
+    return JoinedWritesHttpToolsProtocol
+
+
 class _Server(uvicorn.Server):
     """uvicorn without its own signal handling: the runner owns the signals."""
 
@@ -137,6 +147,7 @@ async def run(
             access_log=False,
             lifespan="on",
             timeout_graceful_shutdown=10,
+            http=http_protocol(),
         )
         server = _Server(config)
         jobs["web"] = server.serve(sockets=[sock or bind(settings.host, settings.port)])

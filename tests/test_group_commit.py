@@ -4,6 +4,7 @@ a bad delivery does not fail its neighbours; the wait is bounded."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import uuid
 from typing import Any
 
@@ -100,8 +101,54 @@ def test_the_queue_is_bounded(database: str, monkeypatch: pytest.MonkeyPatch) ->
         await asyncio.sleep(0)
         with pytest.raises(TooManyRequests):
             await committer.accept(params(org_id, endpoint_id, "one-too-many"))
-        for task in waiting:
-            task.cancel()
+        for waiter in waiting:
+            waiter.cancel()
         return []
 
     asyncio.run(with_committer(database, work))
+
+
+def test_accept_events_is_accept_event_for_each_in_order(database: str) -> None:
+    """raw.accept_events over a batch: a key claimed earlier and a copy within the batch
+    get the first id; each new event is stored and queued once, with one arrival time."""
+    org_id, endpoint_id = endpoint(database)
+    with psycopg.connect(database) as conn:
+        first = conn.execute(
+            "SELECT event_id FROM raw.accept_event(%s, %s, 'github', 'old', 'push',"
+            " 'application/json', '{}', '{}')",
+            (org_id, endpoint_id),
+        ).fetchone()
+        assert first is not None
+        keys = ["a", "old", "b", "a"]
+        n = len(keys)
+        bodies = [f'{{"k": "{k}"}}'.encode() for k in keys]
+        rows = conn.execute(
+            "SELECT ord, event_id, is_new"
+            " FROM raw.accept_events(%b, %b, %b, %b, %b, %b, %b, %b, %b)",
+            ([org_id] * n, [endpoint_id] * n, ["github"] * n, keys, ["push"] * n,
+             ["application/json"] * n, [Jsonb({"x-k": k}) for k in keys], bodies,
+             [hashlib.sha256(b).digest() for b in bodies]),
+        ).fetchall()  # fmt: skip
+        assert [(r[0], r[2]) for r in rows] == [(1, True), (2, False), (3, True), (4, False)]
+        assert rows[1][1] == first[0]
+        assert rows[3][1] == rows[0][1]
+        stored = conn.execute(
+            "SELECT e.delivery_key, e.body, e.headers, e.received_at = d.received_at,"
+            " e.body_sha256 = sha256(e.body)"
+            " FROM raw.events e JOIN raw.deliveries d USING (org_id, source, delivery_key)"
+            " WHERE e.event_id = ANY(%s) ORDER BY e.delivery_key",
+            ([rows[0][1], rows[2][1]],),
+        ).fetchall()
+        assert stored == [
+            ("a", b'{"k": "a"}', {"x-k": "a"}, True, True),
+            ("b", b'{"k": "b"}', {"x-k": "b"}, True, True),
+        ]
+        queued = conn.execute(
+            "SELECT (message->>'event_id')::uuid FROM pgmq.q_ingest ORDER BY msg_id"
+        ).fetchall()
+        assert [q[0] for q in queued] == [first[0], rows[0][1], rows[2][1]]
+        empty = conn.execute(
+            "SELECT count(*)"
+            " FROM raw.accept_events('{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}')"
+        ).fetchone()
+        assert empty == (0,)

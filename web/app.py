@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -10,6 +12,7 @@ from psycopg_pool import AsyncConnectionPool
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
 
 from db.migrate import head_revision, sql_files
 from qdx.settings import Settings
@@ -22,11 +25,64 @@ from web.webhooks.group import GroupCommitter
 from web.webhooks.keys import KeyRing
 from web.webhooks.receiver import DB_WAIT, Receiver
 
-# Transactions storing deliveries in parallel; each takes what queued up meanwhile.
+log = logging.getLogger(__name__)
+
+# At most this many transactions store deliveries at once (more than one only while a full
+# batch waits: see GroupCommitter).
 GROUP_FLUSHERS = 4
+WEBHOOK_ROUTE = "/webhooks/{source}/{endpoint_id}"
+INTERNAL_ERROR = b'{"error":"internal","message":"the server failed to answer"}'
 
 
-def create_app(settings: Settings, conninfo: str) -> Starlette:
+class App(Starlette):
+    """Starlette, except that GET and POST /webhooks/{source}/{endpoint_id} go straight to
+    the receiver (an ASGI app), counted and timed as the middleware would: the hot path
+    pays for neither the middleware stack nor the router. Every other request, and any
+    other method on that path, takes the usual way."""
+
+    webhooks: Receiver
+    metrics: Metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in ("POST", "GET"):
+            parts = scope["path"].split("/")
+            # The route's own pattern: /webhooks/<one segment>/<one segment>.
+            if (
+                len(parts) == 4
+                and parts[1] == "webhooks"
+                and parts[2]
+                and parts[3]
+                and not scope.get("root_path")
+            ):
+                scope["app"] = self
+                scope["path_params"] = {"source": parts[2], "endpoint_id": parts[3]}
+                await self._webhook(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+    async def _webhook(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        status = 500
+        try:
+            status = await self.webhooks(scope, receive, send)
+        except Exception:
+            # Never a stack trace to the caller: logged here, a JSON 500 there (unless the
+            # answer had begun, which the receiver does only as its last step).
+            log.exception("webhook: unexpected failure")
+            with contextlib.suppress(Exception):
+                await send({
+                    "type": "http.response.start", "status": 500,
+                    "headers": [(b"content-length", str(len(INTERNAL_ERROR)).encode()),
+                                (b"content-type", b"application/json")],
+                })  # fmt: skip
+                await send({"type": "http.response.body", "body": INTERNAL_ERROR})
+        finally:
+            self.metrics.observe_request(
+                scope["method"], WEBHOOK_ROUTE, status, time.perf_counter() - started
+            )
+
+
+def create_app(settings: Settings, conninfo: str) -> App:
     """The whole HTTP surface, bound to one database."""
     pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
         conninfo,
@@ -65,17 +121,20 @@ def create_app(settings: Settings, conninfo: str) -> Starlette:
     )  # fmt: skip
     rest = Rest(pool, Authenticator(KeyRing(pool), settings.jwt_audience, settings.jwt_issuer))
     routes: list[BaseRoute] = [
-        Route("/webhooks/{source}/{endpoint_id}", receiver.endpoint, methods=["GET", "POST"]),
+        # Reached for HEAD and other methods only (405); App answers GET and POST itself.
+        Route(WEBHOOK_ROUTE, receiver, methods=["GET", "POST"]),
         Route("/ingest/{source}/{endpoint_id}/batch", batches.endpoint, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readiness.endpoint, methods=["GET"]),
         Route("/metrics", metrics.endpoint, methods=["GET"]),
         *rest.routes(),
     ]
-    app = Starlette(
+    app = App(
         routes=routes,
         lifespan=lifespan,
         middleware=[Middleware(MetricsMiddleware, metrics=metrics, routes=lambda: routes)],
     )
+    app.webhooks = receiver
+    app.metrics = metrics
     app.state.settings = settings
     return app

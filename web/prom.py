@@ -77,10 +77,30 @@ class Metrics:
             ["source", "outcome"],
             registry=self.registry,
         )
+        # Labelled children, looked up once per label set (labels() takes a lock and
+        # builds a tuple on every call; the webhook path counts thousands a second).
+        self._deliveries: dict[tuple[str, str], Any] = {}
+        self._requests: dict[tuple[str, str, str], Any] = {}
+        self._latency: dict[tuple[str, str], Any] = {}
 
     def count_delivery(self, source: str, outcome: str) -> None:
         """Count a webhook delivery by source and outcome (accepted, duplicate, a reason)."""
-        self.deliveries.labels(source, outcome).inc()
+        child = self._deliveries.get((source, outcome))
+        if child is None:
+            child = self._deliveries[source, outcome] = self.deliveries.labels(source, outcome)
+        child.inc()
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count and time one answered request by route template (never by raw path)."""
+        key = (method, route, str(status))
+        child = self._requests.get(key)
+        if child is None:
+            child = self._requests[key] = self.requests.labels(*key)
+        child.inc()
+        timer = self._latency.get(key[:2])
+        if timer is None:
+            timer = self._latency[key[:2]] = self.latency.labels(method, route)
+        timer.observe(seconds)
 
     def watch_pool(self, stats: Callable[[], dict[str, int]]) -> None:
         """Report a pool's state on every scrape."""
@@ -122,7 +142,6 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            route = self._route(scope)
-            method: Any = scope["method"]
-            self.metrics.requests.labels(method, route, str(status)).inc()
-            self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)
+            self.metrics.observe_request(
+                scope["method"], self._route(scope), status, time.perf_counter() - started
+            )

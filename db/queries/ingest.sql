@@ -16,3 +16,7 @@ FROM raw.accept_event(%(org_id)s, %(endpoint_id)s, %(source)s, %(delivery_key)s,
 -- Create the monthly partitions of raw.events from this month on (moving default-partition rows), then give the new ones row-level security.
 WITH made AS (SELECT count(*) AS n FROM raw.ensure_event_partitions(current_date, %(months)s))
 SELECT made.n, auth.secure_tenant_tables() FROM made
+
+-- accept_events --
+-- Store a batch of deliveries in one statement (raw.accept_events), rows in input order; positional arrays in group.COLUMNS order, then the bodies' sha256.
+SELECT event_id, is_new FROM raw.accept_events(%b, %b, %b, %b, %b, %b, %b, %b, %b) ORDER BY ord

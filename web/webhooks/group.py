@@ -4,7 +4,8 @@ Each request hands its delivery to the committer and waits; a flusher takes what
 queued up (at most MAX_BATCH), stores it in one transaction on one connection, and only
 after the COMMIT answers every waiting request. Durability is the same as one transaction
 per delivery (nothing is acknowledged before it is committed); the server does one WAL
-flush and one round trip per batch instead of per delivery.
+flush and one round trip per batch instead of per delivery (raw.accept_events takes the
+batch as arrays: one statement stores it all).
 
 A batch that fails (a lost connection, a deadlock between two batches, anything) is not
 retried as a batch: its deliveries are stored one by one, so one bad delivery cannot
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from hashlib import sha256
 from typing import Any
 
 import psycopg
@@ -25,14 +27,29 @@ from db.queries import QUERIES
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 64
+# Queued deliveries that start a transaction alongside the one in flight.
+SPILL = MAX_BATCH
 # Deliveries that may wait for a flusher; past this the receiver answers 503 + Retry-After
 # at once instead of letting latency grow without bound.
 MAX_QUEUED = 256
 Row = tuple[Any, bool]
+# The delivery fields, in raw.accept_events' argument order; each goes as one array,
+# followed by the bodies' sha256.
+COLUMNS = ("org_id", "endpoint_id", "source", "delivery_key", "event_type", "content_type",
+           "headers", "body")  # fmt: skip
 
 
 class GroupCommitter:
-    """Stores deliveries in shared transactions; one flusher per pooled connection used."""
+    """Stores deliveries in shared transactions, each on one pooled connection.
+
+    One transaction is in flight at a time while the load is moderate: what arrives
+    meanwhile waits for its COMMIT and then goes as the next batch, so batches grow with
+    the load and the database does one statement and one WAL flush for each (flushers
+    that each take whatever is queued commit many small batches instead, for more CPU per
+    delivery on both sides). Another transaction starts alongside only when a full batch
+    (MAX_BATCH) waits, up to `flushers` at once: then parallel transactions drain the
+    backlog.
+    """
 
     def __init__(self, pool: AsyncConnectionPool[Any], flushers: int, db_wait: float) -> None:
         self.pool = pool
@@ -40,16 +57,15 @@ class GroupCommitter:
         self.flushers = flushers
         self.queue: asyncio.Queue[tuple[dict[str, Any], asyncio.Future[Row]]] = asyncio.Queue()
         self.tasks: list[asyncio.Task[None]] = []
+        self.in_flight = 0  # transactions being stored now
+        self.wake = asyncio.Event()  # a transaction ended, or a full batch waits
 
     def start(self) -> None:
-        """Start the flushers (in the app's lifespan, on its event loop)."""
-        self.tasks = [
-            asyncio.create_task(self._flush_forever(), name=f"group-commit-{i}")
-            for i in range(self.flushers)
-        ]
+        """Start the dispatcher (in the app's lifespan, on its event loop)."""
+        self.tasks = [asyncio.create_task(self._dispatch(), name="group-commit")]
 
     async def stop(self) -> None:
-        """Stop the flushers; deliveries still queued get an error (their senders retry)."""
+        """Stop storing; deliveries not yet committed get an error (their senders retry)."""
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
@@ -64,14 +80,45 @@ class GroupCommitter:
             raise TooManyRequests(f"{MAX_QUEUED} deliveries already wait to be stored")
         future: asyncio.Future[Row] = asyncio.get_running_loop().create_future()
         self.queue.put_nowait((params, future))
+        if self.queue.qsize() >= SPILL:
+            self.wake.set()
         return await future
 
-    async def _flush_forever(self) -> None:
+    async def _dispatch(self) -> None:
+        """Form batches in arrival order and start a transaction for each: the next one
+        when the one in flight committed, or alongside it (up to `flushers` at once) when
+        a full batch already waits."""
         while True:
             batch = [await self.queue.get()]
+            try:
+                while self.in_flight and (
+                    self.in_flight >= self.flushers or self.queue.qsize() + 1 < SPILL
+                ):
+                    self.wake.clear()
+                    await self.wake.wait()
+            except asyncio.CancelledError:
+                _, future = batch[0]  # stopping: its sender gets an error and retries
+                if not future.done():
+                    future.set_exception(psycopg.OperationalError("the server is stopping"))
+                raise
             while len(batch) < MAX_BATCH and not self.queue.empty():
                 batch.append(self.queue.get_nowait())
+            self.in_flight += 1
+            task = asyncio.create_task(self._flush_one(batch), name="group-commit-flush")
+            self.tasks.append(task)
+            task.add_done_callback(self.tasks.remove)
+
+    async def _flush_one(self, batch: list[tuple[dict[str, Any], asyncio.Future[Row]]]) -> None:
+        try:
             await self._flush(batch)
+        except asyncio.CancelledError:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(psycopg.OperationalError("the server is stopping"))
+            raise
+        finally:
+            self.in_flight -= 1
+            self.wake.set()
 
     async def _flush(self, batch: list[tuple[dict[str, Any], asyncio.Future[Row]]]) -> None:
         # One lock order for every batch: two batches holding copies of the same deliveries
@@ -100,20 +147,12 @@ class GroupCommitter:
                 future.set_result(row)
 
     async def _store(self, batch: list[tuple[dict[str, Any], asyncio.Future[Row]]]) -> list[Row]:
-        rows: list[Row] = []
-        async with (
-            self.pool.connection(timeout=self.db_wait) as conn,
-            conn.transaction(),
-            conn.cursor() as cursor,
-        ):
-            await cursor.executemany(
-                QUERIES["accept_event"], [params for params, _ in batch], returning=True
-            )
-            while True:
-                row = await cursor.fetchone()
-                assert row is not None
-                rows.append((row[0], bool(row[1])))
-                if not cursor.nextset():
-                    break
-        # Leaving the transaction block committed it: only now are the rows durable.
-        return rows
+        columns = [[params[name] for params, _ in batch] for name in COLUMNS]
+        columns.append([sha256(body).digest() for body in columns[-1]])
+        async with self.pool.connection(timeout=self.db_wait) as conn:
+            # One statement, so one transaction of its own on the autocommit connection:
+            # when execute() returns, the batch is committed and durable.
+            # (the arrays go in binary: no text escaping of the bodies)
+            cursor = await conn.execute(QUERIES["accept_events"], columns, binary=True)
+            rows = await cursor.fetchall()
+        return [(event_id, bool(is_new)) for event_id, is_new in rows]

@@ -5,21 +5,27 @@ unsigned handshakes, authenticity (401), signed handshakes, delivery key and eve
 (400), then one transaction that claims the key, stores the event and queues it. The
 answer is sent only after that commit: 202 new, 200 duplicate, 503 when the database
 cannot take it (the vendor retries; nothing is lost).
+
+The receiver is a plain ASGI app: the hot path (thousands of deliveries a second) reads
+the scope's headers and the body messages itself and writes its answers as prebuilt JSON,
+with no Request/Response objects in between.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 from uuid import UUID
 
 import psycopg
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout, TooManyRequests
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from db.queries import QUERIES
 from web.webhooks.delivery import Delivery, Rejected, malformed
@@ -75,14 +81,9 @@ class EndpointCache:
         self._entries.pop(endpoint_id, None)
 
 
-def error(
-    status: int, reason: str, message: str, headers: dict[str, str] | None = None
-) -> Response:
-    """A JSON error body: never a stack trace, never SQL."""
-    return JSONResponse({"error": reason, "message": message}, status_code=status, headers=headers)
-
-
 NOT_FOUND = (404, "not_found", "no such webhook endpoint")
+UNAVAILABLE = b'{"error":"unavailable","message":"try again later"}'
+RETRY_AFTER = ((b"retry-after", b"5"),)
 
 
 async def read_body(request: Request) -> bytes:
@@ -109,19 +110,61 @@ def media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
-def stored_headers(request: Request, source: Source) -> dict[str, str]:
-    """The request headers worth keeping: all but credentials."""
-    dropped = ALWAYS_DROPPED | set(source.auth.secret_headers())
-    kept: dict[str, str] = {}
-    for name, value in request.headers.items():
-        if name in dropped:
-            continue
-        kept[name] = f"{kept[name]}, {value}" if name in kept else value
-    return kept
+def _json(content: dict[str, str]) -> bytes:
+    """The bytes JSONResponse would send for `content`."""
+    return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+async def _answer(
+    send: Send, status: int, body: bytes, extra: tuple[tuple[bytes, bytes], ...] = ()
+) -> int:
+    """Send a JSON answer straight through ASGI; returns its status."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-length", str(len(body)).encode()),
+                (b"content-type", b"application/json"),
+                *extra,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+    return status
+
+
+async def _read_body(receive: Receive, declared: str | None) -> bytes:
+    """The raw body from the ASGI messages, refusing more than MAX_BODY bytes before
+    reading them all (as read_body does for a Starlette request)."""
+    if declared and declared.isdigit() and int(declared) > MAX_BODY:
+        raise Rejected(413, "too_large", "the body is over 25 MiB")
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        kind = message["type"]
+        if kind == "http.request":
+            chunk: bytes = message.get("body", b"")
+            more = message.get("more_body", False)
+            if not more and not chunks:
+                if len(chunk) > MAX_BODY:
+                    raise Rejected(413, "too_large", "the body is over 25 MiB")
+                return chunk  # the usual case: the whole body in one message
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise Rejected(413, "too_large", "the body is over 25 MiB")
+            chunks.append(chunk)
+            if not more:
+                return b"".join(chunks)
+        elif kind == "http.disconnect":
+            # Nobody is left to answer; nothing was stored, so the vendor's retry is whole.
+            raise Rejected(400, "disconnected", "the client went away mid-body")
 
 
 class Receiver:
-    """The webhook endpoint, bound to a pool and the app's counters."""
+    """The webhook endpoint, bound to a pool and the app's counters: an ASGI app that
+    expects `scope["path_params"]` to hold `source` and `endpoint_id`."""
 
     def __init__(
         self, pool: AsyncConnectionPool[Any], count: Any, committer: GroupCommitter
@@ -130,19 +173,27 @@ class Receiver:
         self.committer = committer
         self.endpoints = EndpointCache(pool)
         self.sources = all_sources()
+        # Per source: the header names never stored (credentials).
+        self.dropped = {
+            name: ALWAYS_DROPPED | {h.lower() for h in source.auth.secret_headers()}
+            for name, source in self.sources.items()
+        }
         # count(source, outcome): the app's Prometheus counter of deliveries.
         self.count = count
 
-    async def endpoint(self, request: Request) -> Response:
-        """Starlette endpoint for GET and POST /webhooks/{source}/{endpoint_id}."""
-        name = request.path_params["source"]
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> int:
+        """GET and POST /webhooks/{source}/{endpoint_id}; returns the status answered (the
+        app counts it: no wrapper around `send` on the hot path)."""
+        name = scope["path_params"]["source"]
         source = self.sources.get(name)
         label = name if source else "<unknown>"
         try:
-            response = await self._receive(request, source)
+            return await self._receive(scope, receive, send, source)
         except Rejected as exc:
             self.count(label, exc.reason)
-            return error(exc.status, exc.reason, exc.message)
+            return await _answer(
+                send, exc.status, _json({"error": exc.reason, "message": exc.message})
+            )
         except (PoolTimeout, TooManyRequests, psycopg.OperationalError) as exc:
             log.warning("webhook: database unavailable", extra={"source": label, "error": str(exc)})
             self.count(label, "unavailable")
@@ -150,12 +201,13 @@ class Receiver:
                 # The server may have restarted: drop every dead idle connection now, so the
                 # vendor's retry gets a live one.
                 await self.pool.check()
-            return error(503, "unavailable", "try again later", {"Retry-After": "5"})
-        return response
+            return await _answer(send, 503, UNAVAILABLE, RETRY_AFTER)
 
-    async def _receive(self, request: Request, source: Source | None) -> Response:
+    async def _receive(
+        self, scope: Scope, receive: Receive, send: Send, source: Source | None
+    ) -> int:
         try:
-            endpoint_id = UUID(request.path_params["endpoint_id"])
+            endpoint_id = UUID(scope["path_params"]["endpoint_id"])
         except ValueError:
             raise Rejected(*NOT_FOUND) from None
         if source is None:
@@ -163,14 +215,31 @@ class Receiver:
         endpoint = await self.endpoints.get(endpoint_id)
         if endpoint.org_id is None or endpoint.source != source.name:
             raise Rejected(*NOT_FOUND)
-        body = await read_body(request)
-        content_type = media_type(request)
+        # Header names come lower-cased (ASGI); values are latin-1 as Starlette decodes
+        # them. A repeated header: the last one in `headers` (as before), the first one for
+        # the content type and length (as request.headers.get), all of them when stored.
+        pairs = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        headers = dict(pairs)
+        declared = content_type_raw = None
+        for key, value in pairs:
+            if key == "content-length" and declared is None:
+                declared = value
+            elif key == "content-type" and content_type_raw is None:
+                content_type_raw = value
+        body = await _read_body(receive, declared)
+        content_type = (content_type_raw or "").split(";")[0].strip().lower()
         if body and content_type not in source.content_types:
             raise Rejected(415, "content_type", f"expected {' or '.join(source.content_types)}")
+        method = scope["method"]
+        query_string = scope.get("query_string", b"")
         delivery = Delivery(
-            method=request.method,
-            headers={k.lower(): v for k, v in request.headers.items()},
-            query=dict(request.query_params),
+            method=method,
+            headers=headers,
+            query=(
+                dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
+                if query_string
+                else {}
+            ),
             body=body,
             content_type=content_type,
         )
@@ -179,15 +248,17 @@ class Receiver:
                 if answer.new_secret:
                     await self._adopt(endpoint_id, answer.new_secret)
                 self.count(source.name, "handshake")
-                return answer.response
+                await answer.response(scope, receive, send)
+                return answer.response.status_code
         source.auth.verify(delivery, endpoint.secrets, time.time())
         for handshake in source.handshakes:
             if not handshake.before_auth and (
                 answer := handshake.answer(delivery, endpoint.secrets)
             ):
                 self.count(source.name, "handshake")
-                return answer.response
-        if request.method != "POST":
+                await answer.response(scope, receive, send)
+                return answer.response.status_code
+        if method != "POST":
             raise Rejected(405, "method", "deliveries are POSTed")
         if not body and not source.empty_body:
             raise malformed("the body is empty")
@@ -200,6 +271,12 @@ class Receiver:
         if event_type is None:
             wanted = " or ".join(loc.describe() for loc in source.event_type)
             raise malformed(f"no event type: expected {wanted}")
+        dropped = self.dropped[source.name]
+        kept: dict[str, str] = {}
+        for name, value in pairs:
+            if name in dropped:
+                continue
+            kept[name] = f"{kept[name]}, {value}" if name in kept else value
         params = {
             "org_id": endpoint.org_id,
             "endpoint_id": endpoint_id,
@@ -207,18 +284,20 @@ class Receiver:
             "delivery_key": key[:512],
             "event_type": event_type[:200],
             "content_type": content_type,
-            "headers": Jsonb(stored_headers(request, source)),
+            "headers": Jsonb(kept),
             "body": body,
         }
         # Stored with the deliveries that arrived with it, in one transaction; returns
         # after that transaction committed.
-        row = await self.committer.accept(params)
-        assert row is not None
-        event_id, is_new = row
+        event_id, is_new = await self.committer.accept(params)
         self.count(source.name, "accepted" if is_new else "duplicate")
         if is_new:
-            return JSONResponse({"status": "accepted", "id": str(event_id)}, status_code=202)
-        return JSONResponse({"status": "duplicate", "id": str(event_id)}, status_code=200)
+            return await _answer(
+                send, 202, b'{"status":"accepted","id":"%s"}' % str(event_id).encode()
+            )
+        return await _answer(
+            send, 200, b'{"status":"duplicate","id":"%s"}' % str(event_id).encode()
+        )
 
     async def _adopt(self, endpoint_id: UUID, secret: str) -> None:
         async with self.pool.connection(timeout=DB_WAIT) as conn:
