@@ -25,11 +25,9 @@ import platform
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
@@ -37,6 +35,7 @@ from typing import Any
 import httpx
 import psycopg
 
+from bench import start_serve
 from db.embedded import EmbeddedPostgres
 from db.migrate import migrate
 from web.webhooks.registry import all_sources
@@ -335,24 +334,7 @@ def main() -> None:
         results["bare_1conn_rows_per_s"] = bare_ceiling(conninfo, 1, args.seconds / 2)
         results["bare_8conn_rows_per_s"] = bare_ceiling(conninfo, 8, args.seconds / 2)
 
-        env = {**os.environ, "DATABASE_URL": conninfo, "QDX_LOG_LEVEL": "WARNING"}
-        cmd = [
-            sys.executable,
-            "-m",
-            "qdx",
-            "serve",
-            "--port",
-            str(http_port),
-            *args.serve_args.split(),
-        ]
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
-        url = f"http://127.0.0.1:{http_port}"
-        for _ in range(300):
-            try:
-                with urllib.request.urlopen(url + "/readyz", timeout=1):  # noqa: S310
-                    break
-            except OSError:
-                time.sleep(0.1)
+        proc, url = start_serve(conninfo, http_port, *args.serve_args.split())
         http_load(url, path, secret, 2.0, 1, 4)  # warm up
         if shutil.which("wrk"):
             results["sustained"] = wrk_load(url, path, secret, args.seconds, args.concurrency * 2)

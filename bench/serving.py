@@ -27,12 +27,10 @@ import platform
 import random
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -44,6 +42,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from bench import metrics as bm
+from bench import start_serve
 from db.embedded import EmbeddedPostgres
 from db.migrate import migrate
 from qdx.settings import Settings
@@ -225,6 +224,8 @@ def main() -> None:
             conn.commit()
             print("loading ...", flush=True)
             bm.load(conn, hist, org, {})
+        bm.settle(conninfo)  # statistics first, or the rebuild's plans assume empty tables
+        with psycopg.connect(conninfo) as conn:
             print("computing metrics ...", flush=True)
             conn.execute("SELECT metrics.rebuild(%s)", (org,))
             conn.commit()
@@ -235,17 +236,7 @@ def main() -> None:
                 conn, org=bm.SLUG, teams=[], role="analyst", ttl=timedelta(hours=2),
                 subject="bench", issuer=settings.jwt_issuer, audience=settings.jwt_audience,
             )  # fmt: skip
-        env = {**os.environ, "DATABASE_URL": conninfo, "QDX_LOG_LEVEL": "WARNING",
-               "QDX_PORT": str(http_port)}  # fmt: skip
-        proc = subprocess.Popen([sys.executable, "-m", "qdx", "serve", "--port", str(http_port)],
-                                env=env, stdout=subprocess.DEVNULL)  # fmt: skip
-        url = f"http://127.0.0.1:{http_port}"
-        for _ in range(300):
-            try:
-                with urllib.request.urlopen(url + "/readyz", timeout=1):  # noqa: S310
-                    break
-            except OSError:
-                time.sleep(0.1)
+        proc, url = start_serve(conninfo, http_port)
         asks = combos(hist)
         print(f"REST metric, {args.clients} clients, {args.seconds:.0f}s ...", flush=True)
         results["rest"] = asyncio.run(rest_load(url, token, asks, args.clients, args.seconds))
