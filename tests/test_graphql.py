@@ -112,3 +112,12 @@ def test_one_audit_row_per_operation(http: TestClient, database: str) -> None:
         ("graphql", "Lead", "ok")]  # fmt: skip
     assert rows[0]["arguments"]["variables"] == {"team": "eng", "window": WINDOW}
     assert rows[0]["row_count"] == 6
+
+
+def test_the_explorers_introspection_is_answered(http: TestClient, database: str) -> None:
+    from graphql import get_introspection_query
+
+    r = gql(http, token(database, "acme"), get_introspection_query(descriptions=True))
+    assert r.status_code == 200, r.text
+    types = {t["name"] for t in r.json()["data"]["__schema"]["types"]}
+    assert {"Query", "MetricSeries", "UnitConnection", "Team"} <= types

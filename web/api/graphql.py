@@ -73,6 +73,8 @@ def depth_of(selection_set: SelectionSetNode | None,
     deepest = 0
     for sel in selection_set.selections:
         if isinstance(sel, FieldNode):
+            if sel.name.value.startswith("__"):
+                continue  # introspection (the explorer's): as deep as the schema, no deeper
             deepest = max(deepest, 1 + depth_of(sel.selection_set, fragments, seen))
         elif isinstance(sel, InlineFragmentNode):
             deepest = max(deepest, depth_of(sel.selection_set, fragments, seen))
