@@ -130,6 +130,17 @@ def percentile(samples: list[float], q: float) -> float:
 # --- the org's history ------------------------------------------------------------------
 
 
+def change_id(repo: int, number: int) -> str:
+    return f"github:pr:{700000 + repo}:{number}"
+
+
+def next_change(numbers: list[int], repo: int) -> tuple[int, str]:
+    """The next change number of a repository (taken) and that change's id."""
+    number = numbers[repo]
+    numbers[repo] += 1
+    return number, change_id(repo, number)
+
+
 @dataclass
 class Sizes:
     changes: int
@@ -419,11 +430,11 @@ class History:
                 titles: list[str] = []
                 for k, t in enumerate(times):
                     number = k + 1
-                    change_id = f"github:pr:{700000 + repo}:{number}"
+                    cid = change_id(repo, number)
                     author, bot, p = self.author_for(repo)
                     if rng.random() < 0.05:  # closed without merging
                         ph = self.phases(t, bot)
-                        fc.write(self.change_line(change_id, repo, number, f"Try {number}",
+                        fc.write(self.change_line(cid, repo, number, f"Try {number}",
                                                   "closed", False, author, "main", None, ph,
                                                   None, t))  # fmt: skip
                         n_changes += 1
@@ -436,9 +447,9 @@ class History:
                     base = "main" if rng.random() < 0.98 else "release/1.x"
                     sha = self.sha()
                     ph = self.phases(t, bot)
-                    fc.write(self.change_line(change_id, repo, number, title, "merged", False,
+                    fc.write(self.change_line(cid, repo, number, title, "merged", False,
                                               author, base, sha, ph, t, None))  # fmt: skip
-                    for line in self.review_lines(change_id, repo, p, ph):
+                    for line in self.review_lines(cid, repo, p, ph):
                         fr.write(line)
                         n_reviews += 1
                     n_changes += 1
@@ -450,9 +461,7 @@ class History:
             # still open at the head: opened over the last two weeks
             for _ in range(open_count):
                 repo = self.pick_repo()
-                number = numbers[repo]
-                numbers[repo] += 1
-                change_id = f"github:pr:{700000 + repo}:{number}"
+                number, cid = next_change(numbers, repo)
                 author, bot, p = self.author_for(repo)
                 opened = self.end - rng.random() * 14 * DAY
                 draft = rng.random() < 0.2
@@ -463,9 +472,9 @@ class History:
                     "ready": None if draft else opened, "first_response": None,
                     "first_review": None, "approved": None,
                 }  # fmt: skip
-                fc.write(self.change_line(change_id, repo, number, title, "open", draft,
+                fc.write(self.change_line(cid, repo, number, title, "open", draft,
                                           author, "main", None, ph, None, None))  # fmt: skip
-                opens.append(OpenChange(change_id, repo, number, author, opened, first_commit,
+                opens.append(OpenChange(cid, repo, number, author, opened, first_commit,
                                         draft, title))  # fmt: skip
                 n_changes += 1
         self.counts["changes"] = n_changes
@@ -620,34 +629,30 @@ class History:
         reviews = 0
         for _ in range(new_merged):
             repo = self.pick_repo()
-            number = head.numbers[repo]
-            head.numbers[repo] += 1
-            change_id = f"github:pr:{700000 + repo}:{number}"
+            number, cid = next_change(head.numbers, repo)
             author, bot, p = self.author_for(repo)
             t = lo + rng.random() * span
             sha = self.sha()
             ph = self.phases(t, bot)
             timed.append((t, "changes", self.change_line(
-                change_id, repo, number, f"Change {repo}-{number}", "merged",
+                cid, repo, number, f"Change {repo}-{number}", "merged",
                 False, author, "main", sha, ph, t, None)))  # fmt: skip
-            merges.append((t, repo, change_id, sha))
+            merges.append((t, repo, cid, sha))
             if reviews < int(0.10 * e):
-                for line in self.review_lines(change_id, repo, p, ph)[-1:]:
+                for line in self.review_lines(cid, repo, p, ph)[-1:]:
                     timed.append((t, "reviews", line))
                     reviews += 1
         for _ in range(new_open):
             repo = self.pick_repo()
-            number = head.numbers[repo]
-            head.numbers[repo] += 1
-            change_id = f"github:pr:{700000 + repo}:{number}"
+            number, cid = next_change(head.numbers, repo)
             author, _, _ = self.author_for(repo)
             t = lo + rng.random() * span
             ph = {"first_commit": t - 3 * HOUR, "opened": t, "ready": t, "first_response": None,
                   "first_review": None, "approved": None}  # fmt: skip
             timed.append((t, "changes", self.change_line(
-                change_id, repo, number, f"Change {repo}-{number}", "open", False, author,
+                cid, repo, number, f"Change {repo}-{number}", "open", False, author,
                 "main", None, ph, None, None)))  # fmt: skip
-            head.open_changes.append(OpenChange(change_id, repo, number, author, t, t - 3 * HOUR,
+            head.open_changes.append(OpenChange(cid, repo, number, author, t, t - 3 * HOUR,
                                                 False, f"Change {repo}-{number}"))  # fmt: skip
         merges.sort()
         for t, repo, _, sha in merges:

@@ -52,15 +52,6 @@ RESULTS = Path(__file__).parent / "results"
 METRICS = ("change_lead_time", "deployment_frequency", "change_failure_rate", "pr_cycle_time")
 
 
-def percentiles(samples: list[float]) -> dict[str, float]:
-    s = sorted(samples)
-    if not s:
-        return {"p50_ms": 0.0, "p95_ms": 0.0, "max_ms": 0.0, "n": 0}
-    p95 = s[min(len(s) - 1, int(len(s) * 0.95))]
-    return {"p50_ms": 1000 * s[len(s) // 2], "p95_ms": 1000 * p95, "max_ms": 1000 * s[-1],
-            "n": len(s)}  # fmt: skip
-
-
 def combos(hist: bm.History) -> list[tuple[str, str, str]]:
     leaf = hist.team_slugs
     teams = list(dict.fromkeys([leaf[0], leaf[len(leaf) // 2], leaf[-1], hist.group_slugs[0]]))
@@ -105,7 +96,7 @@ async def rest_load(url: str, token: str, asks: list[tuple[str, str, str]], clie
         started = time.perf_counter()
         await asyncio.gather(*(client(k) for k in range(clients)))
         elapsed = time.perf_counter() - started
-    return {**percentiles(latencies), "per_s": len(latencies) / elapsed,
+    return {**bm.latencies(latencies), "per_s": len(latencies) / elapsed,
             "statuses": statuses, "clients": clients}  # fmt: skip
 
 
@@ -135,7 +126,7 @@ def bare_load(conninfo: str, org: str, asks: list[tuple[str, str, str]], clients
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - started
-    return {**percentiles(latencies), "per_s": len(latencies) / elapsed, "clients": clients}
+    return {**bm.latencies(latencies), "per_s": len(latencies) / elapsed, "clients": clients}
 
 
 def export(url: str, token: str, proc: psutil.Process) -> dict[str, Any]:

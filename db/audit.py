@@ -52,23 +52,11 @@ def outcome_of(exc: BaseException) -> str:
     return f"error {state}"
 
 
-def record(
-    conn: Conn,
-    reader: Reader,
-    interface: str,
-    operation: str,
-    *,
-    arguments: dict[str, Any] | None = None,
-    statement: str | None = None,
-    rows: int | None = None,
-    duration_ms: float | None = None,
-    outcome: str = "ok",
-) -> int:
-    """Append one read to the org's log in a transaction of its own; returns its
-    sequence number."""
-    params = record_params(reader, interface, operation, arguments=arguments,
-                           statement=statement, rows=rows, duration_ms=duration_ms,
-                           outcome=outcome)  # fmt: skip
+def record(conn: Conn, reader: Reader, interface: str, operation: str, **read: Any) -> int:
+    """Append one read (arguments, statement, rows, duration_ms, outcome: see
+    record_params) to its org's log in a transaction of its own; returns its sequence
+    number."""
+    params = record_params(reader, interface, operation, **read)
     with conn.transaction():
         row = conn.execute(QUERIES["audit_record"], params).fetchone()
     assert row is not None

@@ -55,7 +55,7 @@ from db.queries import QUERIES
 from db.scope import Scope, scoped_async
 from web.api.audit import record
 from web.api.auth import Authenticator, Caller, Refused
-from web.api.rest import DB_WAIT, Rest, encode_cursor, problem
+from web.api.rest import DB_WAIT, Rest, database_refusal, encode_cursor, problem
 
 MAX_DEPTH = 8
 MAX_COST = 5000
@@ -164,9 +164,8 @@ async def _run(info: Any, handler: str, params: dict[str, Any]) -> Any:
     except Refused as exc:
         raise GraphQLError(exc.message, extensions={"code": exc.error}) from None
     except psycopg.Error as exc:
-        response = Rest._database_error(exc)
-        payload = json.loads(bytes(response.body))
-        raise GraphQLError(payload["message"], extensions={"code": payload["error"]}) from None
+        refusal = database_refusal(exc)
+        raise GraphQLError(refusal.message, extensions={"code": refusal.error}) from None
     ctx["rows"] += rows
     return body
 

@@ -255,23 +255,8 @@ class Rest:
 
     @staticmethod
     def _database_error(exc: psycopg.Error) -> Response:
-        state = exc.sqlstate or ""
-        message = (exc.diag.message_primary or "").strip()
-        if not state and isinstance(exc, psycopg.DataError):
-            # refused by the driver before it reached the server (a NUL character)
-            return problem(400, "invalid", "a parameter holds a character that cannot be "
-                           "stored (NUL)")  # fmt: skip
-        if state.startswith("22"):
-            return problem(400, "invalid", message)
-        if state == "P0002":
-            return problem(404, "not_found", message)
-        if state == "57014":
-            return problem(503, "timeout", "the query took too long; narrow the window",
-                           {"Retry-After": "5"})  # fmt: skip
-        reference = uuid.uuid4().hex[:12]
-        log.error("database error %s in a REST read (reference %s): %s", state, reference,
-                  message)  # fmt: skip
-        return problem(500, "internal", f"internal error (reference {reference})")
+        refusal = database_refusal(exc)
+        return problem(refusal.status, refusal.error, refusal.message, refusal.headers())
 
     async def _scope(self, conn: psycopg.AsyncConnection[Any], caller: Caller,
                      params: dict[str, str]) -> dict[str, Any]:  # fmt: skip
@@ -359,6 +344,27 @@ class Rest:
         body = {"metric": params["metric"], "items": _json(rows),
                 "page_info": {"has_next_page": more, "end_cursor": end}}  # fmt: skip
         return body, len(rows)
+
+
+def database_refusal(exc: psycopg.Error) -> Refused:
+    """A database error as the caller is told it: what the api functions raise on purpose
+    (a wrong parameter, something that does not exist, a timeout) in their own words,
+    anything else as an internal error with a reference to the server log."""
+    state = exc.sqlstate or ""
+    message = (exc.diag.message_primary or "").strip()
+    if not state and isinstance(exc, psycopg.DataError):
+        # refused by the driver before it reached the server (a NUL character)
+        return Refused(400, "invalid", "a parameter holds a character that cannot be stored (NUL)")
+    if state.startswith("22"):
+        return Refused(400, "invalid", message)
+    if state == "P0002":
+        return Refused(404, "not_found", message)
+    if state == "57014":
+        return Refused(503, "timeout", "the query took too long; narrow the window",
+                       retry_after=5)  # fmt: skip
+    reference = uuid.uuid4().hex[:12]
+    log.error("database error %s in a read (reference %s): %s", state, reference, message)
+    return Refused(500, "internal", f"internal error (reference {reference})")
 
 
 def _moment(text: str, name: str) -> datetime:
