@@ -16,9 +16,9 @@ PROJECT_SCHEMAS = (*TENANT_SCHEMAS, "api")
 SECURITY_DEFINER_ALLOWED = {"audit.record", "auth.caller_org", "auth.caller_teams"}
 QDX_SQL_TABLES = {
     "api.teams", "api.repos", "api.changes", "api.change_metrics", "api.deploys",
-    "api.incidents", "api.metric_definitions", "auth.teams", "core.repos", "core.changes",
-    "core.deploys", "core.incidents", "metrics.change_units", "metrics.change_teams",
-    "metrics.deploy_teams", "metrics.failure_links", "metrics.definitions",
+    "api.incidents", "api.pipeline_runs", "api.metric_definitions", "auth.teams",
+    "core.repos", "core.changes", "core.deploys", "core.incidents", "core.pipeline_runs",
+    "metrics.change_units", "metrics.change_teams", "metrics.deploy_teams", "metrics.failure_links", "metrics.definitions",
 }  # fmt: skip
 
 

@@ -57,9 +57,9 @@ SELECT auth.secure_tenant_tables();
 -- those schemas it cannot name the tables itself).
 GRANT USAGE ON SCHEMA api TO qdx_sql;
 GRANT SELECT ON api.teams, api.repos, api.changes, api.change_metrics, api.deploys,
-    api.incidents, api.metric_definitions TO qdx_sql;
+    api.incidents, api.pipeline_runs, api.metric_definitions TO qdx_sql;
 GRANT SELECT ON auth.teams, core.repos, core.changes, core.deploys, core.incidents,
-    metrics.change_units, metrics.change_teams, metrics.deploy_teams, metrics.failure_links,
+    core.pipeline_runs, metrics.change_units, metrics.change_teams, metrics.deploy_teams, metrics.failure_links,
     metrics.definitions TO qdx_sql;
 -- The api functions are the server's (qdx_app gets its grants when the web moves to
 -- per-request roles); nobody else calls them.
