@@ -47,6 +47,12 @@ def served(pg_server: Any, template: str) -> Iterator[tuple[TestClient, dict[str
             for i in range(5):
                 w.change(f"c{i}", author="github:ana", merged=at(-10 + i), merge_sha=f"s{i}")
                 w.deploy(f"d{i}", at(-10 + i, hours=1), commit=f"s{i}")
+            w.incident("i1", at(-8), at(-7), links=("deploy:d1",))
+            conn.execute(
+                "INSERT INTO core.pipeline_runs (org_id, run_id, provider, kind, status,"
+                " commit_sha, finished_at) VALUES (%s, 'r1', 'github', 'pipeline', 'success',"
+                " 's1', %s)", (w.org, at(-9)),
+            )  # fmt: skip
             w.refresh()
             token, _ = issue_token(
                 conn, org="acme", teams=["eng"], role="analyst", ttl=timedelta(hours=1),
@@ -59,9 +65,14 @@ def served(pg_server: Any, template: str) -> Iterator[tuple[TestClient, dict[str
                 conn.execute(f'DROP ROLE IF EXISTS "{role}"')
 
 
+RESOURCES = ("Changes", "Deploys", "Incidents", "PipelineRuns", "Repos", "Services")
+
+
 @pytest.mark.parametrize(
-    "operation", ["listMetrics", "getMetric", "explainMetric", "exportDataset", "runSql"]
-)
+    "operation",
+    ["listMetrics", "getMetric", "explainMetric", "exportDataset", "runSql",
+     *(f"list{r}" for r in RESOURCES), *(f"get{r}Item" for r in RESOURCES)],
+)  # fmt: skip
 def test_no_server_errors(served: tuple[TestClient, dict[str, str]], operation: str) -> None:
     client, headers = served
     path, method = operation_path(operation)

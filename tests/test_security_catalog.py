@@ -18,7 +18,8 @@ QDX_SQL_TABLES = {
     "api.teams", "api.repos", "api.changes", "api.change_metrics", "api.deploys",
     "api.incidents", "api.pipeline_runs", "api.metric_definitions", "auth.teams",
     "core.repos", "core.changes", "core.deploys", "core.incidents", "core.pipeline_runs",
-    "metrics.change_units", "metrics.change_teams", "metrics.deploy_teams", "metrics.failure_links", "metrics.definitions",
+    "metrics.change_units", "metrics.change_teams", "metrics.deploy_teams",
+    "metrics.failure_links", "metrics.definitions",
 }  # fmt: skip
 
 

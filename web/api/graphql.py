@@ -55,13 +55,18 @@ from db.queries import QUERIES
 from db.scope import Scope, scoped_async
 from web.api.audit import record
 from web.api.auth import Authenticator, Caller, Refused
+from web.api.graphql_resources import COSTS as RESOURCE_COSTS
+from web.api.graphql_resources import bindables
 from web.api.rest import DB_WAIT, Rest, database_refusal, encode_cursor, problem
 
 MAX_DEPTH = 8
 MAX_COST = 5000
 MAX_QUERY_BYTES = 100_000
-# A page of explain costs its size.
-COSTS = {"Query": {"explain": {"complexity": 1, "multipliers": ["first"]}}}
+# A page of explain, or of a resource list, costs its size (and each nested item read
+# through a loader one per item of the page).
+COSTS = {**RESOURCE_COSTS,
+         "Query": {"explain": {"complexity": 1, "multipliers": ["first"]},
+                   **RESOURCE_COSTS["Query"]}}  # fmt: skip
 _OPERATION = re.compile(r"^\s*(?:query|mutation|subscription)\s+([_A-Za-z][_0-9A-Za-z]*)")
 
 
@@ -236,7 +241,7 @@ async def resolve_children(team: dict[str, Any], info: Any) -> list[dict[str, An
 
 SCHEMA = make_executable_schema(
     gql((Path(__file__).parent / "schema.graphql").read_text("utf-8")),
-    query, team_type, datetime_scalar, json_scalar, *ENUMS,
+    query, team_type, datetime_scalar, json_scalar, *ENUMS, *bindables(query),
 )  # fmt: skip
 
 

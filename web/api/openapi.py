@@ -51,6 +51,134 @@ METRIC = _param("metric", "a metric name (GET /api/v1/metrics describes them)", 
                 required=True, enum=METRICS)  # fmt: skip
 
 
+# The resource lists of web/api/resources.py: path, operation ids, what an item is, its
+# filters (name, description, allowed values) and its item schema.
+_TIME = [("since", "from this ISO date or time on (the list's time)", None),
+         ("until", "before this ISO date or time", None)]  # fmt: skip
+_TEAM = ("team", "team slug, name or id: the rows that count for it or a team under it "
+         "(a team-scoped token: one of its teams or below)", None)  # fmt: skip
+_REPO = ("repo", "repository id or full name", None)
+RESOURCE_DOCS: list[tuple[str, str, str, str, list[tuple[str, str, list[str] | None]],
+                          dict[str, Any]]] = [
+    ("changes", "Changes", "change", "pull/merge requests, newest opened first",
+     [_TEAM, _REPO, ("state", "state", ["open", "merged", "closed"]),
+      ("author", "author account id", None), *_TIME],
+     {"change_id": "string", "provider": "string", "repo_id": "string?", "number": "integer?",
+      "title": "string?", "state": "string", "is_draft": "boolean", "author_id": "string?",
+      "url": "string?", "opened_at": "date-time?", "merged_at": "date-time?",
+      "closed_at": "date-time?", "labels": "array"}),
+    ("deploys", "Deploys", "deployment", "deployments, newest finished (or started) first",
+     [_TEAM, _REPO, ("service", "service name", None),
+      ("environment", "environment name", None),
+      ("status", "status", ["pending", "running", "success", "failure", "cancelled",
+                            "unknown"]), *_TIME],
+     {"deploy_id": "string", "provider": "string", "service": "string?",
+      "environment": "string?", "environment_class": "string", "status": "string",
+      "started_at": "date-time?", "finished_at": "date-time?"}),
+    ("incidents", "Incidents", "incident", "incidents, newest opened first",
+     [_TEAM, ("service", "service name", None),
+      ("severity", "severity", ["SEV1", "SEV2", "SEV3", "SEV4", "SEV5"]),
+      ("status", "status", ["triggered", "acknowledged", "mitigated", "resolved"]), *_TIME],
+     {"incident_id": "string", "provider": "string", "title": "string?",
+      "severity": "string?", "status": "string", "service": "string?",
+      "opened_at": "date-time?", "resolved_at": "date-time?"}),
+    ("pipeline-runs", "PipelineRuns", "pipeline run",
+     "CI pipeline runs, newest finished (or started, or queued) first",
+     [_TEAM, _REPO,
+      ("status", "status", ["queued", "running", "success", "failure", "cancelled",
+                            "skipped", "unknown"]),
+      ("branch", "branch", None), *_TIME],
+     {"run_id": "string", "provider": "string", "kind": "string", "status": "string",
+      "commit_sha": "string?", "branch": "string?", "finished_at": "date-time?"}),
+    ("repos", "Repos", "repository",
+     "repositories, newest first seen first (org-wide tokens only)",
+     [("provider", "provider, such as github", None), *_TIME],
+     {"repo_id": "string", "provider": "string", "full_name": "string?",
+      "first_seen_at": "date-time", "last_seen_at": "date-time"}),
+    ("services", "Services", "service",
+     "services (the names deployments and incidents carry), by name, with how many of "
+     "each the caller reads and when it last saw one",
+     [_TEAM],
+     {"service": "string", "deploys": "integer", "incidents": "integer",
+      "last_seen_at": "date-time?"}),
+]  # fmt: skip
+
+
+def _property(kind: str) -> dict[str, Any]:
+    nullable = kind.endswith("?")
+    kind = kind.rstrip("?")
+    schema: dict[str, Any] = ({"type": "string", "format": "date-time"}
+                              if kind == "date-time" else {"type": kind})  # fmt: skip
+    if kind == "array":
+        schema["items"] = {"type": "string"}
+    if nullable:
+        schema["type"] = [schema["type"], "null"]
+    return schema
+
+
+def _resource_paths() -> dict[str, Any]:
+    paths: dict[str, Any] = {}
+    for path, name, noun, what, filters, _ in RESOURCE_DOCS:
+        item = {"$ref": f"#/components/schemas/{name}Item"}
+        paths[f"/api/v1/{path}"] = {
+            "get": {
+                "summary": f"A page of the caller's {what}",
+                "operationId": f"list{name}",
+                "parameters": [
+                    *(_param(n, d, enum=e) for n, d, e in filters),
+                    _param("limit", "items per page, 1 to 1000 (default 100)"),
+                    _param("cursor", "next_cursor of the previous page"),
+                ],
+                "responses": {
+                    "200": {
+                        "description": "a page",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["items", "next_cursor"],
+                                    "properties": {
+                                        "items": {"type": "array", "items": item},
+                                        "next_cursor": {"type": ["string", "null"]},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    **_errors(400, 401, 403, 404, 503),
+                },
+            }
+        }
+        paths[f"/api/v1/{path}/{{id}}"] = {
+            "get": {
+                "summary": f"One {noun} (404 when the caller cannot read it)",
+                "operationId": f"get{name}Item",
+                "parameters": [
+                    _param(
+                        "id",
+                        f"the {noun}'s id" if name != "Services" else "the service's name",
+                        where="path",
+                        required=True,
+                    )
+                ],
+                "responses": {
+                    "200": {
+                        "description": f"the {noun}",
+                        "content": {"application/json": {"schema": item}},
+                    },
+                    **_errors(401, 404, 503),
+                },
+            }
+        }
+    return paths
+
+
+def _resource_schemas() -> dict[str, Any]:
+    return {f"{name}Item": {"type": "object", "required": [next(iter(props))],
+                            "properties": {k: _property(v) for k, v in props.items()}}
+            for _, name, _, _, _, props in RESOURCE_DOCS}  # fmt: skip
+
+
 def document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
@@ -92,6 +220,7 @@ def document() -> dict[str, Any]:
                     "application/json": {"schema": {"$ref": "#/components/schemas/Explain"}}}},
                     **_errors(400, 401, 403, 404, 503)},
             }},
+            **_resource_paths(),
             "/api/v1/export/{dataset}.csv": {"get": {
                 "summary": "A dataset as CSV with a header line, streamed (analyst and up)",
                 "operationId": "exportDataset",
@@ -157,6 +286,7 @@ def document() -> dict[str, Any]:
                     "rows": {"type": "array", "items": {"type": "array"}},
                     "row_count": {"type": "integer"}, "truncated": {"type": "boolean"},
                     "row_cap": {"type": "integer"}}},
+                **_resource_schemas(),
                 "Explain": {"type": "object", "properties": {
                     "metric": {"type": "string"},
                     "items": {"type": "array", "items": {"type": "object"}},

@@ -8,6 +8,8 @@ GET /api/v1/metrics/{metric}             a series: team, repo, service, environm
                                          benchmark
 GET /api/v1/metrics/{metric}/explain     the units behind it, a page at a time (limit,
                                          cursor)
+GET /api/v1/{resource}[/{id}]            changes, deploys, incidents, pipeline-runs, repos,
+                                         services (web/api/resources.py)
 GET /api/v1/export/{dataset}.csv         a dataset (an api view) as CSV, streamed by COPY
 GET /api/v1/openapi.json                 the OpenAPI 3.1 document
 GET /.well-known/jwks.json               the public keys tokens are signed with
@@ -96,6 +98,7 @@ class Rest:
 
     def routes(self) -> list[BaseRoute]:
         from web.api.graphql import GraphQLEndpoint  # (these build on this module)
+        from web.api.resources import Resources
         from web.api.sql import SqlEndpoint
 
         return [
@@ -104,6 +107,7 @@ class Rest:
             Route("/api/v1/metrics", self.list_metrics, methods=["GET"]),
             Route("/api/v1/metrics/{metric}", self.get_metric, methods=["GET"]),
             Route("/api/v1/metrics/{metric}/explain", self.explain_metric, methods=["GET"]),
+            *Resources(self).routes(),
             Route("/api/v1/export/{dataset}.csv", self.export, methods=["GET"]),
             Route("/api/v1/openapi.json", self.openapi, methods=["GET"]),
             Route("/.well-known/jwks.json", self.jwks, methods=["GET"]),
