@@ -382,3 +382,13 @@ def test_list_queries_use_their_index_under_row_level_security(
         assert scan["Scan Direction"] == "Backward"
         assert "org_id = " in scan["Index Cond"], scan
         assert "ROW(" in scan["Index Cond"], scan
+
+
+def test_pipeline_runs_export_as_csv_in_the_callers_scope(http: TestClient, database: str) -> None:
+    for teams, expected in (((), {"ra0", "rb0", "rx"}), (("data",), {"ra0"})):
+        tok = token(database, "acme", role="analyst", teams=teams)
+        r = get(http, "/api/v1/export/pipeline_runs.csv", tok, since="2026-01-01")
+        assert r.status_code == 200, r.text
+        header, *lines = r.text.splitlines()
+        assert header.split(",")[0] == "run_id"
+        assert {line.split(",")[0] for line in lines} == expected, teams

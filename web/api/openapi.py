@@ -39,7 +39,7 @@ SCOPE = [
     _param("mode", "compatibility mode", enum=["default", "devlake", "fourkeys", "middleware"]),
 ]  # fmt: skip
 # The datasets of GET /api/v1/export/{dataset}.csv (web.api.rest.EXPORTS).
-DATASETS = ("change_metrics", "changes", "deploys", "incidents", "repos", "teams")
+DATASETS = ("change_metrics", "changes", "deploys", "incidents", "pipeline_runs", "repos", "teams")
 # The metrics of metrics.definitions (tests/test_rest.py keeps the two equal).
 METRICS = [
     "change_failure_rate", "change_lead_time", "deployment_frequency",

@@ -57,7 +57,8 @@ EXPORT_OPERATION = "GET /api/v1/export/{dataset}.csv"
 EXPORTS = {
     "changes": ("changes", "merged_at"), "change_metrics": ("change_metrics", "merged_at"),
     "deploys": ("deploys", "finished_at"), "incidents": ("incidents", "opened_at"),
-    "teams": ("teams", None), "repos": ("repos", None),
+    "pipeline_runs": ("pipeline_runs", "finished_at"), "teams": ("teams", None),
+    "repos": ("repos", None),
 }  # fmt: skip
 
 Handler = Callable[[psycopg.AsyncConnection[Any], Caller, dict[str, str]],
