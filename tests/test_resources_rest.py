@@ -367,13 +367,15 @@ def test_list_queries_use_their_index_under_row_level_security(
     database: str, world: dict[str, World], function: str, view: str, table: str, index: str
 ) -> None:
     """The page after a position is read from the index backwards with the org and the
-    position as index conditions, for an org-wide and a team-scoped caller."""
+    position as index conditions, for an org-wide and a team-scoped caller (with a team
+    filter, too)."""
     acme = world["acme"]
     query = (f"SELECT * FROM api.{function}(p_after_at => '2026-03-01', p_after_id => 'x',"
-             " p_limit => 5)")  # fmt: skip
-    for scope in (Scope(acme.org), Scope(acme.org, (acme.teams["platform"],))):
+             " p_limit => 5{team})")  # fmt: skip
+    for scope, team in ((Scope(acme.org), ""), (Scope(acme.org), ", p_team => 'data'"),
+                        (Scope(acme.org, (acme.teams["platform"],)), "")):  # fmt: skip
         with psycopg.connect(database, autocommit=True) as conn:
-            plans = _plans(conn, scope, query, view)
+            plans = _plans(conn, scope, query.format(team=team), view)
         assert len(plans) == 1, (function, plans)
         nodes = list(_nodes(plans[0]["Plan"]))
         assert not [n for n in nodes if n["Node Type"] == "Seq Scan"], plans
@@ -382,6 +384,8 @@ def test_list_queries_use_their_index_under_row_level_security(
         assert scan["Scan Direction"] == "Backward"
         assert "org_id = " in scan["Index Cond"], scan
         assert "ROW(" in scan["Index Cond"], scan
+        # A team's rows are probed one by one, not hashed whole before the first row.
+        assert "hashed SubPlan" not in json.dumps(plans), plans
 
 
 def test_pipeline_runs_export_as_csv_in_the_callers_scope(http: TestClient, database: str) -> None:

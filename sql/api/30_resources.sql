@@ -15,18 +15,18 @@
 
 -- A pipeline run of the caller's scope. A team-scoped reader sees the runs of the merge
 -- commits of its team subtree's merged changes (the commits api.changes shows it);
--- other runs are visible to org-wide readers only.
+-- other runs are visible to org-wide readers only (tested per row: sql/api/20_views.sql).
 CREATE OR REPLACE VIEW api.pipeline_runs WITH (security_invoker = true) AS
     SELECT p.run_id, p.provider, p.kind, p.parent_run_id, p.repo_id, p.name, p.attempt,
            p.status, p.trigger, p.commit_sha, p.branch, p.actor_id, p.url, p.queued_at,
            p.started_at, p.finished_at
     FROM core.pipeline_runs p
     WHERE (SELECT auth.caller_teams()) IS NULL
-       OR EXISTS (SELECT FROM core.changes c
-                  JOIN metrics.change_teams ct
-                    ON ct.org_id = c.org_id AND ct.change_id = c.change_id
-                  WHERE c.org_id = p.org_id AND c.merge_commit_sha = p.commit_sha
-                    AND ct.team_id = ANY ((SELECT auth.caller_teams())::uuid[]));
+       OR (SELECT true FROM core.changes c
+           JOIN metrics.change_teams ct ON ct.org_id = c.org_id AND ct.change_id = c.change_id
+           WHERE c.org_id = p.org_id AND c.merge_commit_sha = p.commit_sha
+             AND ct.team_id = ANY ((SELECT auth.caller_teams())::uuid[])
+           LIMIT 1);
 
 -- =====================================================================================
 -- Helpers
@@ -99,7 +99,8 @@ BEGIN
 END
 $$;
 
--- The WHERE clause of a list query: the predicates given (NULLs left out), the time
+-- The WHERE clause of a list query: the predicates given (NULLs left out; a team's rows
+-- are tested per row with a scalar subquery, as the views do), the time
 -- bounds ($4 since, $5 until) and the keyset position ($1 at, $2 id) on `key` and `id`.
 -- Under row-level security only leakproof conditions become index conditions: the row
 -- comparison and a key written with CASE are (COALESCE is not, so the keys avoid it).
@@ -150,8 +151,8 @@ BEGIN
         'SELECT c.*, %s FROM api.changes c%s ORDER BY 27 DESC, c.change_id DESC LIMIT $3',
         v_key, api._list_where(v_key, 'c.change_id', ARRAY[
             CASE WHEN v_team IS NOT NULL THEN
-                'EXISTS (SELECT FROM metrics.change_teams ct WHERE ct.change_id = c.change_id'
-                ' AND ct.team_id = $6)' END,
+                '(SELECT true FROM metrics.change_teams ct WHERE ct.change_id = c.change_id'
+                ' AND ct.team_id = $6 LIMIT 1)' END,
             CASE WHEN v_repo IS NOT NULL THEN 'c.repo_id = $7' END,
             CASE WHEN p_state IS NOT NULL THEN 'c.state = $8' END,
             CASE WHEN p_author IS NOT NULL THEN 'c.author_id = $9' END],
@@ -202,8 +203,8 @@ BEGIN
         'SELECT d.*, %s FROM api.deploys d%s ORDER BY 16 DESC, d.deploy_id DESC LIMIT $3',
         v_key, api._list_where(v_key, 'd.deploy_id', ARRAY[
             CASE WHEN v_team IS NOT NULL THEN
-                'EXISTS (SELECT FROM metrics.deploy_teams dt WHERE dt.deploy_id = d.deploy_id'
-                ' AND dt.team_id = $6)' END,
+                '(SELECT true FROM metrics.deploy_teams dt WHERE dt.deploy_id = d.deploy_id'
+                ' AND dt.team_id = $6 LIMIT 1)' END,
             CASE WHEN v_repo IS NOT NULL THEN 'd.repo_id = $7' END,
             CASE WHEN p_service IS NOT NULL THEN 'd.service = $8' END,
             CASE WHEN p_environment IS NOT NULL THEN 'd.environment = $9' END,
@@ -252,10 +253,10 @@ BEGIN
         'SELECT i.*, %s FROM api.incidents i%s ORDER BY 13 DESC, i.incident_id DESC LIMIT $3',
         v_key, api._list_where(v_key, 'i.incident_id', ARRAY[
             CASE WHEN v_team IS NOT NULL THEN
-                'EXISTS (SELECT FROM metrics.failure_links l JOIN metrics.deploy_teams dt'
+                '(SELECT true FROM metrics.failure_links l JOIN metrics.deploy_teams dt'
                 ' ON dt.org_id = l.org_id AND dt.deploy_id = l.deploy_id'
                 ' WHERE l.mode = ''default'' AND l.cause_kind = ''incident'''
-                ' AND l.cause_id = i.incident_id AND dt.team_id = $6)' END,
+                ' AND l.cause_id = i.incident_id AND dt.team_id = $6 LIMIT 1)' END,
             CASE WHEN p_service IS NOT NULL THEN 'i.service = $7' END,
             CASE WHEN p_severity IS NOT NULL THEN 'i.severity = $8' END,
             CASE WHEN p_status IS NOT NULL THEN 'i.status = $9' END],
@@ -320,9 +321,9 @@ BEGIN
         'SELECT p.*, %s FROM api.pipeline_runs p%s ORDER BY 17 DESC, p.run_id DESC LIMIT $3',
         v_key, api._list_where(v_key, 'p.run_id', ARRAY[
             CASE WHEN v_team IS NOT NULL THEN
-                'EXISTS (SELECT FROM core.changes c JOIN metrics.change_teams ct'
+                '(SELECT true FROM core.changes c JOIN metrics.change_teams ct'
                 ' ON ct.org_id = c.org_id AND ct.change_id = c.change_id'
-                ' WHERE c.merge_commit_sha = p.commit_sha AND ct.team_id = $6)' END,
+                ' WHERE c.merge_commit_sha = p.commit_sha AND ct.team_id = $6 LIMIT 1)' END,
             CASE WHEN v_repo IS NOT NULL THEN 'p.repo_id = $7' END,
             CASE WHEN p_status IS NOT NULL THEN 'p.status = $8' END,
             CASE WHEN p_branch IS NOT NULL THEN 'p.branch = $9' END],
