@@ -7,9 +7,11 @@
 --
 -- Every list is ordered by (listed_at DESC, id DESC) and pages with the last row's pair
 -- (p_after_at, p_after_id): a row inserted while a client pages lands before or after
--- the position, so no row is seen twice or skipped. listed_at is a time that does not
--- move once set (a change's opening, a deployment's or run's finish, an incident's
--- opening), 1970-01-01 when the row has none; migrations/versions/0010 indexes it.
+-- the position, so no row is seen twice or skipped. listed_at is a change's or an
+-- incident's opening, a deployment's or run's finish (its start, or queueing, while it
+-- runs), 1970-01-01 when the row has none; migrations/versions/0010 indexes it. Only a
+-- running deployment or run moves, once, when it finishes (to a newer place: a client
+-- paging past its start then misses it).
 -- Services are the exception: ordered by name (their last-seen time moves with every
 -- deployment).
 
