@@ -18,6 +18,7 @@ import binascii
 import hashlib
 import hmac
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -34,6 +35,7 @@ from web.api.auth import Caller, Refused, forbidden
 from web.api.rest import MAX_LIMIT, Rest, _json, _moment
 
 PAGE = ("limit", "cursor")
+Endpoint = Callable[[Request], Awaitable[Response]]
 TIME = ("since", "until")
 
 
@@ -195,7 +197,7 @@ class Resources:
             out.append(Route(f"/api/v1/{r.path}/{{id}}", self._getter(r), methods=["GET"]))
         return out
 
-    def _lister(self, resource: Resource) -> Any:
+    def _lister(self, resource: Resource) -> Endpoint:
         async def handler(conn: psycopg.AsyncConnection[Any], caller: Caller,
                           params: dict[str, str]) -> tuple[Any, int]:  # fmt: skip
             got = await page(conn, caller, resource, params)
@@ -209,7 +211,7 @@ class Resources:
 
         return endpoint
 
-    def _getter(self, resource: Resource) -> Any:
+    def _getter(self, resource: Resource) -> Endpoint:
         async def handler(conn: psycopg.AsyncConnection[Any], caller: Caller,
                           params: dict[str, str]) -> tuple[Any, int]:  # fmt: skip
             found = await by_ids(conn, resource, [params["id"]])
