@@ -671,7 +671,7 @@ def _apply_overrides(args: argparse.Namespace, settings: Settings) -> Settings:
         after = default_public_url(
             changes.get("host", settings.host), changes.get("port", settings.port)
         )
-        for name in ("public_url", "jwt_audience", "jwt_issuer"):
+        for name in ("public_url", "jwt_audience", "jwt_issuer", "mcp_resource_url"):
             if getattr(settings, name) == before:
                 changes[name] = after
     return replace(settings, **changes)

@@ -10,3 +10,21 @@ REVOKE ALL ON ALL TABLES IN SCHEMA audit FROM qdx_app;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA api TO qdx_app;
 GRANT EXECUTE ON FUNCTION audit.record(uuid, text, text, jsonb, text, text, jsonb, text,
                                        bigint, numeric, text) TO qdx_app;
+-- The incidents, people and SQL-catalog functions (sql/api/40_incidents.sql,
+-- 50_people.sql): the server's, under the caller's scope like every api function.
+REVOKE EXECUTE ON FUNCTION api._severities(text), api._since(text, text),
+    api._cursor(timestamptz, text), api._cursor_position(text),
+    api.search_incidents(text, text, text, text, text, text, int),
+    api._attribution_why(text, interval), api.get_incident(text),
+    api.recovery_stats(jsonb, text), api._person_visible(uuid), api._team(text),
+    api._person(uuid), api.resolve_person(text, text), api.team_tree(text),
+    api.team_members(text, timestamptz, text, int), api.list_people(text, text, text, int),
+    api.list_tables(), api.describe_table(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api._severities(text), api._since(text, text),
+    api._cursor(timestamptz, text), api._cursor_position(text),
+    api.search_incidents(text, text, text, text, text, text, int),
+    api._attribution_why(text, interval), api.get_incident(text),
+    api.recovery_stats(jsonb, text), api._person_visible(uuid), api._team(text),
+    api._person(uuid), api.resolve_person(text, text), api.team_tree(text),
+    api.team_members(text, timestamptz, text, int), api.list_people(text, text, text, int),
+    api.list_tables(), api.describe_table(text) TO qdx_app;
