@@ -56,7 +56,7 @@ def build(box: Toolbox, server: ScopedServer) -> None:
             where = f" for team {body['scope']['team']}" if "team" in body["scope"] else ""
             if len(values) == 1:
                 text = (
-                    f"{metric}{where} over {window}: {_num(values[0])} {body['unit']} "
+                    f"{metric}{where} over {window}: {_num(values[0], body['unit'])} "
                     f"({body['aggregation']}, {body['series'][0]['sample_size']} units)"
                 )
             else:
@@ -111,7 +111,7 @@ def build(box: Toolbox, server: ScopedServer) -> None:
         "cursor for the next page."))  # fmt: skip
 
 
-def _num(value: Any) -> str:
-    return (
-        "no value" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)
-    )
+def _num(value: Any, unit: str) -> str:
+    if value is None:
+        return "no value"
+    return f"{value:.4g} {unit}" if isinstance(value, float) else f"{value} {unit}"
