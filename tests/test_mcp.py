@@ -35,6 +35,7 @@ from tests.conftest import _janitor
 from tests.helpers import free_port
 from tests.metrics_helpers import World, acme_with_teams, at
 from web.app import create_app
+from web.mcp_server.gate import _allowed, metadata_url, transport_security
 from web.tokens import issue_token
 
 WINDOW = "2026-01-01..2026-06-30"
@@ -575,13 +576,23 @@ def test_every_tool_call_is_audited(served: Served, kind: str) -> None:
     error(call(served, kind, "incidents", analyst, "get_incident", {"id": "nope"}))
     ok(call(served, kind, "sql", analyst, "run_sql", {"query": "SELECT 1 AS one"}))
     ok(call(served, kind, "people", analyst, "team_tree", {}))
+    # Calls no tool ran for are logged too: a schema-refused argument, an unknown tool,
+    # a tool the role may not see.
+    error(call(served, kind, "people", analyst, "team_members", {"team": "data", "limit": 0}))
+    error(call(served, kind, "metrics", analyst, "get_metrics", {}))
+    error(call(served, kind, "sql", served.token("acme"), "run_sql", {"query": "SELECT 2"}))
     rows = audit_rows(served, "acme", head)
     assert [(r[0], r[1], r[2], r[3]) for r in rows] == [
         ("mcp", "metrics/get_metric", 1, "ok"),
         ("mcp", "incidents/get_incident", None, "invalid P0002"),
         ("mcp", "sql/run_sql", 1, "ok"),
         ("mcp", "people/team_tree", 4, "ok"),
+        ("mcp", "people/team_members", None, "invalid"),
+        ("mcp", "metrics/get_metrics", None, "invalid"),
+        ("mcp", "sql/run_sql", None, "invalid"),
     ]
+    assert rows[4][4] == {"team": "data", "limit": 0}
+    assert rows[6][5] is None  # (the statement of a call that ran nothing)
     assert rows[0][4]["metric"] == "merged_changes"
     assert rows[2][5] == "SELECT 1 AS one"
     # globex's log holds none of it.
@@ -661,6 +672,38 @@ def test_foreign_hosts_and_origins_are_refused(served: Served) -> None:
         served.url + "/mcp/metrics", json=INITIALIZE, headers={**auth, "Origin": served.url}
     )
     assert r.status_code == 200
+
+
+def test_allowed_hosts_and_origins_come_from_settings() -> None:
+    s = Settings.from_env(
+        {
+            "QDX_PUBLIC_URL": "https://dx.example.com",
+            "QDX_MCP_ALLOWED_HOSTS": "mcp.internal:*",
+            "QDX_MCP_ALLOWED_ORIGINS": "https://app.example.com",
+        }
+    )
+    security = transport_security(s)
+    for host, accepted in (
+        ("dx.example.com", True),
+        ("127.0.0.1:8000", True),
+        ("localhost:3", True),
+        ("mcp.internal:9000", True),
+        ("mcp.internal:x", False),
+        ("evil.example", False),
+        ("dx.example.com.evil.example", False),
+    ):
+        assert _allowed(host, security.allowed_hosts) is accepted, host
+    for origin, accepted in (
+        ("https://dx.example.com", True),
+        ("https://app.example.com", True),
+        ("http://localhost:5173", True),
+        ("https://evil.example", False),
+        ("http://dx.example.com", False),
+    ):
+        assert _allowed(origin, security.allowed_origins) is accepted, origin
+    assert metadata_url(s, "sql") == (
+        "https://dx.example.com/.well-known/oauth-protected-resource/mcp/sql"
+    )
 
 
 def test_stateless_streamable_http_get_and_delete(served: Served) -> None:

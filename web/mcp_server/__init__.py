@@ -74,8 +74,8 @@ class McpServers:
         self.servers: dict[str, ScopedServer] = {}
         self._routes: list[BaseRoute] = []
         for name, (title, instructions) in SERVERS.items():
-            server = ScopedServer(title, instructions=instructions, version="1")
             box = Toolbox(name, pool, rest)
+            server = ScopedServer(title, box, instructions=instructions, version="1")
             if name == "metrics":
                 metrics.build(box, server)
             elif name == "incidents":

@@ -23,6 +23,7 @@ from urllib.parse import parse_qsl, urlsplit
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
 from mcp.server.transport_security import TransportSecuritySettings
+from starlette.authentication import AuthCredentials
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -118,7 +119,7 @@ class Gate:
             return
         scope[CALLER] = caller
         scope["user"] = AuthenticatedUser(_principal(caller))
-        scope["auth"] = None
+        scope["auth"] = AuthCredentials([])
         await self.app(scope, receive, send)
 
     def _challenge(self, error: str | None, description: str | None) -> str:

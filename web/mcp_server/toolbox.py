@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import suppress
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +40,8 @@ TOOL_ROLES = {
     "resolve_person": "analyst", "team_tree": "analyst", "team_members": "analyst",
 }  # fmt: skip
 UNAVAILABLE = "the database is unavailable; retry shortly"
+# The tool calls of this request already in the audit log (see ScopedServer).
+_AUDITED: ContextVar[list[str] | None] = ContextVar("qdx_mcp_audited", default=None)
 
 
 def allowed(caller: Caller | None, tool: str) -> bool:
@@ -56,8 +60,14 @@ def caller_of(ctx: ServerRequestContext[Any, Any] | Context[Any, Any]) -> Caller
 
 
 class ScopedServer(MCPServer[Any]):
-    """An MCPServer whose tools/list shows a caller only the tools its role allows, and
-    whose tools/call answers a call to any other exactly as a call to an unknown tool."""
+    """An MCPServer whose tools/list shows a caller only the tools its role allows, whose
+    tools/call answers a call to any other exactly as a call to an unknown tool, and
+    which audits the calls no tool ran for (unknown or hidden tools, arguments the tool's
+    schema refused) as `invalid`."""
+
+    def __init__(self, name: str, box: Toolbox, **kwargs: Any) -> None:
+        super().__init__(name, **kwargs)
+        self.box = box
 
     async def _handle_list_tools(
         self, ctx: ServerRequestContext[Any], params: PaginatedRequestParams | None
@@ -70,13 +80,28 @@ class ScopedServer(MCPServer[Any]):
     async def _handle_call_tool(
         self, ctx: ServerRequestContext[Any], params: CallToolRequestParams
     ) -> CallToolResult | InputRequiredResult:
-        if not allowed(caller_of(ctx), params.name):
-            # (what the SDK answers for a name it does not know: ToolManager.call_tool)
-            return CallToolResult(
-                content=[TextContent(type="text", text=f"Unknown tool: {params.name}")],
-                is_error=True,
-            )
-        return await super()._handle_call_tool(ctx, params)
+        caller = caller_of(ctx)
+        started = time.perf_counter()
+        audited = _AUDITED.set([])
+        try:
+            if not allowed(caller, params.name):
+                # (what the SDK answers for a name it does not know: ToolManager.call_tool)
+                answer: CallToolResult | InputRequiredResult = CallToolResult(
+                    content=[TextContent(type="text", text=f"Unknown tool: {params.name}")],
+                    is_error=True,
+                )
+            else:
+                answer = await super()._handle_call_tool(ctx, params)
+            if caller is not None and not _AUDITED.get():
+                outcome = "invalid" if getattr(answer, "is_error", False) else "ok"
+                with suppress(PoolTimeout, TooManyRequests, psycopg.Error):
+                    async with self.box.pool.connection(timeout=DB_WAIT) as conn:
+                        await self.box.audit(conn, caller, params.name,
+                                             dict(params.arguments or {}), None, outcome,
+                                             started)  # fmt: skip
+            return answer
+        finally:
+            _AUDITED.reset(audited)
 
 
 @dataclass(frozen=True)
@@ -139,6 +164,9 @@ class Toolbox:
     async def audit(self, conn: Conn, caller: Caller, tool: str, arguments: dict[str, Any],
                     rows: int | None, outcome: str, started: float,
                     statement: str | None = None) -> None:  # fmt: skip
+        done = _AUDITED.get()
+        if done is not None:
+            done.append(tool)
         reader = Reader(caller.org_id, caller.claims.subject, caller.role, caller.audit_scope())
         await record(conn, reader, "mcp", f"{self.server}/{tool}", arguments=arguments,
                      statement=statement, rows=rows, outcome=outcome,
