@@ -35,7 +35,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from bench import metrics as bm
 from bench import start_serve
-from bench.serving import bare_load, combos
+from bench.serving import bare_load, combos, rest_load
 from db.embedded import EmbeddedPostgres
 from db.migrate import migrate
 from qdx.settings import Settings
@@ -133,6 +133,9 @@ def main() -> None:
         print(f"MCP get_metric, {args.sessions} sessions, {args.seconds:.0f}s ...", flush=True)
         results["mcp"] = asyncio.run(mcp_load(url, token, asks, args.sessions, args.seconds))
         print(f"  {results['mcp']}", flush=True)
+        print(f"REST metric, {args.sessions} clients ...", flush=True)
+        results["rest"] = asyncio.run(rest_load(url, token, asks, args.sessions, args.seconds))
+        print(f"  {results['rest']}", flush=True)
         results["bare"] = bare_load(conninfo, bm.SLUG, asks, args.sessions, args.seconds)
         print(f"  bare {results['bare']}", flush=True)
     finally:
@@ -147,6 +150,10 @@ def main() -> None:
           f"{m['p95_ms']:6.1f} ms  {m['per_s']:6.0f}/s  errors {m['errors']}  "
           f"ratio p50 {m['p50_ms'] / b['p50_ms']:.2f}x  p95 {m['p95_ms'] / b['p95_ms']:.2f}x  "
           f"throughput {m['per_s'] / b['per_s']:.2f}x")  # fmt: skip
+    r = results["rest"]
+    print(f"REST metric ({r['clients']} clients) p50 {r['p50_ms']:6.1f} ms  p95 "
+          f"{r['p95_ms']:6.1f} ms  {r['per_s']:6.0f}/s  ratio p50 "
+          f"{r['p50_ms'] / b['p50_ms']:.2f}x  p95 {r['p95_ms'] / b['p95_ms']:.2f}x")  # fmt: skip
     print(f"bare api.get_metric ({b['clients']} conns) p50 {b['p50_ms']:6.1f} ms  p95 "
           f"{b['p95_ms']:6.1f} ms  {b['per_s']:6.0f}/s")  # fmt: skip
     RESULTS.mkdir(exist_ok=True)

@@ -405,6 +405,18 @@ def test_search_incidents_by_severity_scope_and_pages(served: Served, kind: str)
     ] == ["i1"]
     wrong = call(served, kind, "incidents", acme, "search_incidents", {"severity": "high"})
     assert "is not a severity expression: use SEV1 to SEV5" in error(wrong)
+    for args, ids in (
+        ({"service": "web"}, ["i2"]),
+        ({"text": "API IS"}, ["i1"]),
+        ({"status": "resolved"}, ["i1", "i2"]),
+        ({"status": "triggered"}, []),
+        ({"since": "2026-02-10"}, ["i1"]),
+        ({"since": "3650d", "severity": "=SEV4"}, ["i2"]),
+    ):
+        found = ok(call(served, kind, "incidents", acme, "search_incidents", args))
+        assert [i["incident_id"] for i in found["incidents"]] == ids, args
+    when = call(served, kind, "incidents", acme, "search_incidents", {"since": "lately"})
+    assert error(when).startswith("since lately is neither an ISO date or time")
     stale = call(served, kind, "incidents", acme, "search_incidents", {"cursor": "zz"})
     assert error(stale) == "cursor is not one this API gave"
 
