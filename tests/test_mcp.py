@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
+import hmac
 import json
 import re
 import threading
@@ -30,6 +32,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp_types import CallToolResult
 
 from db.embedded import ServerInfo
+from db.queries import QUERIES
 from qdx.settings import Settings
 from tests.conftest import _janitor
 from tests.helpers import free_port
@@ -646,7 +649,15 @@ def test_bad_tokens_are_refused(served: Served) -> None:
     _header, payload, _sig = good.split(".")
     none_header = base64.urlsafe_b64encode(json.dumps({"alg": "none", "typ": "JWT"}).encode())
     unsigned = none_header.rstrip(b"=").decode() + "." + payload + "."
+    # Key confusion: HS256 with the public key as the secret.
+    with psycopg.connect(served.database) as conn:
+        kid, _alg, pem = conn.execute(QUERIES["verification_keys"]).fetchall()[0]
+    hs_header = base64.urlsafe_b64encode(json.dumps({"alg": "HS256", "kid": kid}).encode())
+    signing_input = hs_header.rstrip(b"=").decode() + "." + payload
+    mac = hmac.new(pem.encode(), signing_input.encode(), hashlib.sha256).digest()
+    confused = signing_input + "." + base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
     for token, reason in (
+        (confused, "token not signed with EdDSA"),
         (other, "token is for another audience"),
         (unsigned, "token not signed with EdDSA"),
         (good[:-4] + "AAAA", "bad token signature"),
