@@ -7,10 +7,12 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
+import psycopg
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult
 from psycopg.rows import dict_row
+from psycopg_pool import PoolTimeout, TooManyRequests
 from pydantic import Field
 
 from db.queries import QUERIES
@@ -41,24 +43,21 @@ def build(box: Toolbox, server: ScopedServer, endpoint: SqlEndpoint) -> None:
             raise ToolError(f"query must be one statement of 1 to {MAX_STATEMENT_BYTES} bytes "
                             "without NUL characters")  # fmt: skip
         started = time.perf_counter()
-        outcome, rows = "error internal", None
+        # (run() answers every database error with a refusal: it raises for bugs only)
+        done = await endpoint.run(caller, query)
         try:
-            done = await endpoint.run(caller, query)
-            outcome, rows = done.outcome, done.rows
-        finally:
-            try:
-                async with box.pool.connection(timeout=DB_WAIT) as conn:
-                    await box.audit(conn, caller, "run_sql", {}, rows, outcome, started,
-                                    statement=query)  # fmt: skip
-            except Exception:
-                raise ToolError(UNAVAILABLE) from None
+            async with box.pool.connection(timeout=DB_WAIT) as conn:
+                await box.audit(conn, caller, "run_sql", {}, done.rows, done.outcome, started,
+                                statement=query)  # fmt: skip
+        except (PoolTimeout, TooManyRequests, psycopg.OperationalError):
+            raise ToolError(UNAVAILABLE) from None
         if done.refusal is not None:
             raise ToolError(done.refusal.message)
         body = done.body or {}
         text = f"{body['row_count']} rows, {len(body['columns'])} columns" + (
             f" (truncated at {body['row_cap']})" if body["truncated"] else ""
         )
-        return result(Answer(body, rows, text))
+        return result(Answer(body, done.rows, text))
 
     async def list_tables(ctx: Context) -> CallToolResult:
         async def read(conn: Conn, caller: Caller) -> Answer:
