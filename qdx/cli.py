@@ -70,7 +70,7 @@ def _install_sigterm() -> None:
 
 def _banner(settings: Settings, db: Database, worker: bool) -> None:
     _out(f"Quantum.DX {qdx.__version__} is up")
-    _out(f"  web       {settings.public_url}  (/api/v1 /graphql /healthz /readyz /metrics)")
+    _out(f"  web       {settings.public_url}  (/api/v1 /graphql /mcp /healthz /readyz /metrics)")
     if db.server is not None:
         _out(f"  database  embedded PostgreSQL, data in {db.server.pgdata}")
         _out(f"            psql {db.server.url()}")
@@ -671,7 +671,7 @@ def _apply_overrides(args: argparse.Namespace, settings: Settings) -> Settings:
         after = default_public_url(
             changes.get("host", settings.host), changes.get("port", settings.port)
         )
-        for name in ("public_url", "jwt_audience", "jwt_issuer"):
+        for name in ("public_url", "jwt_audience", "jwt_issuer", "mcp_resource_url"):
             if getattr(settings, name) == before:
                 changes[name] = after
     return replace(settings, **changes)

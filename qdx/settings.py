@@ -33,6 +33,11 @@ def _int(env: dict[str, str], name: str, default: int, minimum: int = 1) -> int:
     return value
 
 
+def _list(env: dict[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated variable's values, blanks dropped."""
+    return tuple(v.strip() for v in env.get(name, "").split(",") if v.strip())
+
+
 def default_public_url(host: str, port: int) -> str:
     """Where this process is reached when QDX_PUBLIC_URL is not set."""
     if host in ("0.0.0.0", "::", ""):  # noqa: S104 (listening everywhere; reached on loopback)
@@ -62,6 +67,11 @@ class Settings:
     normalize_workers: int
     normalize_batch: int
     normalize_visibility_timeout: int
+    # The MCP servers: the base URL of their resource identifiers (RFC 9728), and the
+    # Host and Origin values they accept besides their own address and loopback.
+    mcp_resource_url: str = ""
+    mcp_allowed_hosts: tuple[str, ...] = ()
+    mcp_allowed_origins: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -100,4 +110,7 @@ class Settings:
             normalize_workers=_int(env, "QDX_NORMALIZE_WORKERS", 2),
             normalize_batch=_int(env, "QDX_NORMALIZE_BATCH", 1000),
             normalize_visibility_timeout=_int(env, "QDX_NORMALIZE_VISIBILITY_TIMEOUT", 60),
+            mcp_resource_url=_str(env, "QDX_MCP_RESOURCE_URL", public_url).rstrip("/"),
+            mcp_allowed_hosts=_list(env, "QDX_MCP_ALLOWED_HOSTS"),
+            mcp_allowed_origins=_list(env, "QDX_MCP_ALLOWED_ORIGINS"),
         )

@@ -56,3 +56,15 @@ def test_flags_move_derived_urls_but_not_explicit_ones() -> None:
     kept = _apply_overrides(args, explicit)
     assert kept.port == 9001
     assert kept.public_url == "https://qdx.example.test"
+
+
+def test_mcp_settings() -> None:
+    s = Settings.from_env({"QDX_PUBLIC_URL": "https://dx.example.com/"})
+    assert s.mcp_resource_url == "https://dx.example.com"
+    assert (s.mcp_allowed_hosts, s.mcp_allowed_origins) == ((), ())
+    s = Settings.from_env({"QDX_MCP_RESOURCE_URL": "https://mcp.example.com/",
+                           "QDX_MCP_ALLOWED_HOSTS": "a.example, b.example:8443,",
+                           "QDX_MCP_ALLOWED_ORIGINS": "https://a.example"})  # fmt: skip
+    assert s.mcp_resource_url == "https://mcp.example.com"
+    assert s.mcp_allowed_hosts == ("a.example", "b.example:8443")
+    assert s.mcp_allowed_origins == ("https://a.example",)

@@ -18,7 +18,9 @@ from db.migrate import head_revision, sql_files
 from qdx.settings import Settings
 from web.api.auth import Authenticator
 from web.api.rest import Rest
+from web.api.sql import SqlEndpoint
 from web.health import Readiness, healthz
+from web.mcp_server import McpServers
 from web.prom import Metrics, MetricsMiddleware
 from web.webhooks.batch import BatchReceiver
 from web.webhooks.group import GroupCommitter
@@ -108,7 +110,8 @@ def create_app(settings: Settings, conninfo: str) -> App:
         app.state.pool = pool
         committer.start()
         try:
-            yield
+            async with mcp.running():
+                yield
         finally:
             await committer.stop()
             await pool.close()
@@ -120,6 +123,7 @@ def create_app(settings: Settings, conninfo: str) -> App:
         metrics.count_delivery,
     )  # fmt: skip
     rest = Rest(pool, Authenticator(KeyRing(pool), settings.jwt_audience, settings.jwt_issuer))
+    mcp = McpServers(settings, pool, rest, SqlEndpoint(rest))
     routes: list[BaseRoute] = [
         # Reached for HEAD and other methods only (405); App answers GET and POST itself.
         Route(WEBHOOK_ROUTE, receiver, methods=["GET", "POST"]),
@@ -128,6 +132,7 @@ def create_app(settings: Settings, conninfo: str) -> App:
         Route("/readyz", readiness.endpoint, methods=["GET"]),
         Route("/metrics", metrics.endpoint, methods=["GET"]),
         *rest.routes(),
+        *mcp.routes(),
     ]
     app = App(
         routes=routes,

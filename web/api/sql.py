@@ -18,6 +18,7 @@ import logging
 import secrets
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
 from decimal import Decimal
@@ -31,13 +32,24 @@ from starlette.responses import JSONResponse, Response
 
 from db.audit import Reader, outcome_of
 from db.queries import QUERIES
-from web.api.auth import Refused
+from web.api.auth import Caller, Refused
 from web.api.rest import DB_WAIT, Rest, problem
 
 log = logging.getLogger("qdx.web.api")
 ROW_CAP = 10_000
 STATEMENT_TIMEOUT = "10s"
 MAX_STATEMENT_BYTES = 100_000
+
+
+@dataclass(frozen=True)
+class SqlResult:
+    """How a statement ended: the answer's body or the refusal, the audit outcome and the
+    rows returned."""
+
+    body: dict[str, Any] | None
+    refusal: Refused | None
+    outcome: str
+    rows: int | None
 
 
 def _value(v: Any) -> Any:
@@ -111,7 +123,22 @@ class SqlEndpoint:
             return problem(exc.status, exc.error, exc.message, exc.headers())
         reader = Reader(caller.org_id, caller.claims.subject, caller.role, caller.audit_scope())
         started = time.perf_counter()
-        outcome, rows, body = "error internal", None, None
+        result = SqlResult(None, None, "error internal", None)
+        try:
+            result = await self.run(caller, statement)
+        finally:
+            await self.rest.audit(reader, "sql", "POST /api/v1/sql", None, result.rows, started,
+                                  result.outcome, statement=statement)  # fmt: skip
+        if result.refusal is not None:
+            refusal = result.refusal
+            return problem(refusal.status, refusal.error, refusal.message, refusal.headers())
+        return JSONResponse(result.body)
+
+    async def run(self, caller: Caller, statement: str) -> SqlResult:
+        """Run one statement for a verified caller (analyst and up: the caller's
+        interface checks) in its scope: the body of the answer, or the refusal, with the
+        outcome and row count the audit log records. POST /api/v1/sql and the MCP tool
+        run_sql both answer with this."""
         try:
             try:
                 role, password = await self._role(caller.org_id, caller.team_ids)
@@ -121,7 +148,9 @@ class SqlEndpoint:
                 # (the server's own statements failed: not the caller's to read about)
                 reference = uuid.uuid4().hex[:12]
                 log.error("SQL endpoint setup failed (reference %s): %s", reference, exc)
-                return problem(500, "internal", f"internal error (reference {reference})")
+                return SqlResult(None, Refused(500, "internal",
+                                               f"internal error (reference {reference})"),
+                                 "error internal", None)  # fmt: skip
             conninfo = make_conninfo(self.conninfo, user=role, password=password,
                                      application_name="qdx-sql")  # fmt: skip
             try:
@@ -143,22 +172,17 @@ class SqlEndpoint:
                 raise psycopg.Rollback()
             truncated = len(fetched) > ROW_CAP
             data = [[_value(v) for v in r] for r in fetched[:ROW_CAP]]
-            rows, outcome = len(data), "ok"
-            body = {"columns": columns, "rows": data, "row_count": rows,
+            body = {"columns": columns, "rows": data, "row_count": len(data),
                     "truncated": truncated, "row_cap": ROW_CAP}  # fmt: skip
-            return JSONResponse(body)
+            return SqlResult(body, None, "ok", len(data))
         except psycopg.OperationalError as exc:
             if exc.sqlstate is None:
-                return problem(503, "unavailable", "the database is unavailable; retry shortly",
-                               {"Retry-After": "5"})  # fmt: skip
-            outcome = outcome_of(exc)
-            return self._refused(exc)
+                return SqlResult(None, Refused(503, "unavailable", "the database is unavailable;"
+                                               " retry shortly", retry_after=5),
+                                 "error internal", None)  # fmt: skip
+            return SqlResult(None, self._refused(exc), outcome_of(exc), None)
         except psycopg.Error as exc:
-            outcome = outcome_of(exc)
-            return self._refused(exc)
-        finally:
-            await self.rest.audit(reader, "sql", "POST /api/v1/sql", None, rows, started,
-                                  outcome, statement=statement)  # fmt: skip
+            return SqlResult(None, self._refused(exc), outcome_of(exc), None)
 
     @staticmethod
     async def _statement(request: Request) -> str:
@@ -181,7 +205,7 @@ class SqlEndpoint:
         return text
 
     @staticmethod
-    def _refused(exc: psycopg.Error) -> Response:
+    def _refused(exc: psycopg.Error) -> Refused:
         """What the server said, as a 400: the statement was refused or failed (its
         error names only what the statement itself named)."""
         state = exc.sqlstate or ""
@@ -193,7 +217,7 @@ class SqlEndpoint:
         elif state == "57014":
             message = f"the statement ran longer than {STATEMENT_TIMEOUT} and was cancelled"
         status = 403 if state == "42501" else 400
-        return problem(status, "denied" if status == 403 else "invalid", message)
+        return Refused(status, "denied" if status == 403 else "invalid", message)
 
 
 def _type_name(conn: psycopg.AsyncConnection[Any], oid: int) -> str:
