@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 from db import audit
 from tests.metrics_helpers import World
 from tests.test_graphql import gql
-from tests.test_resources_rest import KEYS, walk
+from tests.test_resources_rest import KEYS, ids, walk
 from tests.test_resources_rest import world as world  # the same two orgs
 from tests.test_rest import SETTINGS, get, token
 from web.api import resources
@@ -194,3 +194,41 @@ def test_one_audit_row_per_operation(http: TestClient, database: str) -> None:
     assert [(r["interface"], r["operation"], r["outcome"]) for r in rows] == [
         ("graphql", "Recent", "ok")]  # fmt: skip
     assert rows[0]["row_count"] == 3 + 1 + 2  # three deploys, their repository, two services
+
+
+def test_a_repositorys_changes_one_query_per_level(
+    http: TestClient, database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[list[str]] = []
+    pages_by_repo = resources.pages_by_repo
+
+    async def counted(conn: Any, caller: Any, ids: list[str], params: dict[str, str]) -> Any:
+        calls.append(sorted(ids))
+        return await pages_by_repo(conn, caller, ids, params)
+
+    monkeypatch.setattr(resources, "pages_by_repo", counted)
+    tok = token(database, "acme")
+    q = """{ repos { edges { node { id changes(first: 2) {
+              edges { node { id } } pageInfo { hasNextPage endCursor } } } } } }"""
+    r = gql(http, tok, q)
+    assert r.status_code == 200, r.text
+    repos = {e["node"]["id"]: e["node"]["changes"] for e in r.json()["data"]["repos"]["edges"]}
+    assert calls == [["github:1", "github:2"]]
+    rest = get(http, "/api/v1/changes", tok, repo="github:1", limit=2).json()
+    assert [e["node"]["id"] for e in repos["github:1"]["edges"]] == ids(rest["items"], "changes")
+    assert repos["github:1"]["pageInfo"] == {"hasNextPage": True,
+                                             "endCursor": rest["next_cursor"]}  # fmt: skip
+    assert [e["node"]["id"] for e in repos["github:2"]["edges"]] == ["o1"]
+    assert repos["github:2"]["pageInfo"]["hasNextPage"] is False
+    # The next page of one repository, from its end cursor, is REST's next page.
+    q = """query Next($after: String) { repo(id: "github:1") {
+             changes(first: 2, after: $after) { edges { node { id } } } } }"""
+    page = gql(http, tok, q, after=rest["next_cursor"]).json()["data"]["repo"]["changes"]
+    following = get(http, "/api/v1/changes", tok, repo="github:1", limit=2,
+                    cursor=rest["next_cursor"]).json()  # fmt: skip
+    assert [e["node"]["id"] for e in page["edges"]] == ids(following["items"], "changes")
+    # A page of pages costs their product.
+    r = gql(http, tok, "{ repos(first: 100) { edges { node { changes(first: 100) { "
+            "edges { cursor } } } } } }")  # fmt: skip
+    assert r.status_code == 400
+    assert "cost" in r.json()["errors"][0]["message"].lower()

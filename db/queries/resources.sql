@@ -6,6 +6,16 @@ SELECT * FROM api.list_changes(
     p_until => %(until)s::timestamptz, p_after_at => %(after_at)s::timestamptz,
     p_after_id => %(after_id)s::text, p_limit => %(limit)s::int)
 
+-- resources_repo_changes --
+-- A page of changes of each of these repositories (api.list_changes per repository).
+SELECT r.repo_key, c.*
+FROM unnest(%(ids)s::text[]) AS r (repo_key)
+CROSS JOIN LATERAL api.list_changes(
+    p_repo => r.repo_key, p_state => %(state)s::text, p_author => %(author)s::text,
+    p_since => %(since)s::timestamptz, p_until => %(until)s::timestamptz,
+    p_after_at => %(after_at)s::timestamptz, p_after_id => %(after_id)s::text,
+    p_limit => %(limit)s::int) c
+
 -- resources_deploys --
 -- A page of the caller's deployments (api.list_deploys).
 SELECT * FROM api.list_deploys(

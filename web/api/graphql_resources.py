@@ -1,11 +1,12 @@
 """GraphQL bindings of the resources (web/api/resources.py): the list fields as
 Relay-style connections, single items by id, and nested fields (Change.repo,
-Deploy.repo, PipelineRun.repo, Incident.deploy) read through loaders that batch every
-id a level of the result asks for into one query (no query per item)."""
+Deploy.repo, PipelineRun.repo, Incident.deploy, Repo.changes) read through loaders that
+batch every id a level of the result asks for into one query (no query per item)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -33,6 +34,8 @@ COSTS: dict[str, dict[str, Any]] = {
 }
 for _type, _field in NESTED:
     COSTS.setdefault(_type, {})[_field] = {"complexity": 1}
+# A repository's page of changes costs its size, times its parent page's.
+COSTS["Repo"] = {"changes": {"complexity": 1, "multipliers": ["first"]}}
 
 
 def _camel(key: str) -> str:
@@ -111,25 +114,54 @@ def loader(info: Any, name: str) -> Loader:
     return loaders[name]
 
 
+def _params(first: int, after: str | None, filters: dict[str, Any]) -> dict[str, str]:
+    params = {k: str(v) for k, v in filters.items() if v is not None}
+    params["limit"] = str(first)
+    if after is not None:
+        params["cursor"] = after
+    return params
+
+
+def _connection(resource: Resource, got: resources.Page) -> dict[str, Any]:
+    return {
+        "edges": [{"cursor": c, "node": node(resource, i)}
+                  for c, i in zip(got.cursors, got.items, strict=True)],
+        "pageInfo": {"hasNextPage": got.more,
+                     "endCursor": got.cursors[-1] if got.cursors else None},
+    }  # fmt: skip
+
+
 def _lister(resource: Resource) -> Callable[..., Awaitable[dict[str, Any]]]:
     async def resolve(_: Any, info: Any, first: int = 100, after: str | None = None,
                       **filters: Any) -> dict[str, Any]:  # fmt: skip
         ctx = info.context
-        params = {k: str(v) for k, v in filters.items() if v is not None}
-        params["limit"] = str(first)
-        if after is not None:
-            params["cursor"] = after
+        params = _params(first, after, filters)
         got = await _guarded(info, lambda: resources.page(ctx["conn"], ctx["caller"],
                                                           resource, params))  # fmt: skip
         ctx["rows"] += len(got.items)
-        return {
-            "edges": [{"cursor": c, "node": node(resource, i)}
-                      for c, i in zip(got.cursors, got.items, strict=True)],
-            "pageInfo": {"hasNextPage": got.more,
-                         "endCursor": got.cursors[-1] if got.cursors else None},
-        }  # fmt: skip
+        return _connection(resource, got)
 
     return resolve
+
+
+async def _repo_changes(obj: dict[str, Any], info: Any, first: int = 20,
+                        after: str | None = None, **filters: Any) -> dict[str, Any]:  # fmt: skip
+    """A page of a repository's changes: the repositories of one level that ask with the
+    same arguments share one query."""
+    ctx = info.context
+    params = _params(first, after, filters)
+    name = "repo_changes:" + json.dumps(params, sort_keys=True)
+    loaders: dict[str, Loader] = ctx.setdefault("loaders", {})
+    if name not in loaders:
+
+        async def fetch(ids: list[str]) -> dict[str, Any]:
+            pages = await resources.pages_by_repo(ctx["conn"], ctx["caller"], ids, params)
+            ctx["rows"] += sum(len(p.items) for p in pages.values())
+            return {r: _connection(RESOURCES["changes"], p) for r, p in pages.items()}
+
+        loaders[name] = Loader(fetch)
+    connection: dict[str, Any] = await _guarded(info, lambda: loaders[name].load(obj["id"]))
+    return connection
 
 
 def _item(name: str, argument: str) -> Callable[..., Awaitable[Any]]:
@@ -159,8 +191,9 @@ def bindables(query: QueryType) -> list[ObjectType]:
         query.set_field(field, _lister(RESOURCES[name]))
     for field, (name, argument) in ITEMS.items():
         query.set_field(field, _item(name, argument))
-    types = {t: ObjectType(t) for t in ("Change", "Deploy", "PipelineRun", "Incident")}
+    types = {t: ObjectType(t) for t in ("Change", "Deploy", "PipelineRun", "Incident", "Repo")}
     for t in ("Change", "Deploy", "PipelineRun"):
         types[t].set_field("repo", _repo)
     types["Incident"].set_field("deploy", _incident_deploy)
+    types["Repo"].set_field("changes", _repo_changes)
     return list(types.values())

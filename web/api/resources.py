@@ -146,26 +146,53 @@ async def check_team(conn: psycopg.AsyncConnection[Any], caller: Caller,
         raise forbidden(f"team {team} is not among this token's teams or below them")
 
 
-async def page(conn: psycopg.AsyncConnection[Any], caller: Caller, resource: Resource,
-               params: dict[str, str]) -> Page:  # fmt: skip
-    """One page of a list in the caller's scope, after the cursor's position."""
-    await check_team(conn, caller, params)
-    limit = _limit(params)
+def _list_args(caller: Caller, resource: Resource, params: dict[str, str]) -> dict[str, Any]:
+    """The named list query's parameters (every filter, NULL when not given), with one
+    row more than the page to tell whether another follows."""
     after_at, after_id = decode_position(caller.org_id, resource.name, params.get("cursor"))
     args: dict[str, Any] = {f: params.get(f) for f in ALL_FILTERS}
     for bound in TIME:
         if bound in params:
             args[bound] = _moment(params[bound], bound)
-    args.update(after_at=after_at, after_id=after_id, limit=limit + 1)
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(QUERIES[resource.list_query], args)
-        rows = await cur.fetchall()
+    args.update(after_at=after_at, after_id=after_id, limit=_limit(params) + 1)
+    return args
+
+
+def _page(caller: Caller, resource: Resource, rows: list[dict[str, Any]], limit: int) -> Page:
     more = len(rows) > limit
     rows = rows[:limit]
     cursors = [encode_position(caller.org_id, resource.name, r.get("listed_at"),
                                r[resource.key]) for r in rows]  # fmt: skip
-    items = [{k: v for k, v in r.items() if k != "listed_at"} for r in rows]
+    skip = ("listed_at", "repo_key")
+    items = [{k: v for k, v in r.items() if k not in skip} for r in rows]
     return Page(items, cursors, more)
+
+
+async def page(conn: psycopg.AsyncConnection[Any], caller: Caller, resource: Resource,
+               params: dict[str, str]) -> Page:  # fmt: skip
+    """One page of a list in the caller's scope, after the cursor's position."""
+    await check_team(conn, caller, params)
+    args = _list_args(caller, resource, params)
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(QUERIES[resource.list_query], args)
+        rows = await cur.fetchall()
+    return _page(caller, resource, rows, args["limit"] - 1)
+
+
+async def pages_by_repo(
+    conn: psycopg.AsyncConnection[Any], caller: Caller, repo_ids: list[str], params: dict[str, str]
+) -> dict[str, Page]:
+    """A page of changes of each of these repositories (the same filters and position
+    for each), in one statement."""
+    changes = RESOURCES["changes"]
+    args = _list_args(caller, changes, params)
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(QUERIES["resources_repo_changes"], {**args, "ids": repo_ids})
+        rows = await cur.fetchall()
+    by_repo: dict[str, list[dict[str, Any]]] = {r: [] for r in repo_ids}
+    for row in rows:
+        by_repo[row["repo_key"]].append(row)
+    return {r: _page(caller, changes, found, args["limit"] - 1) for r, found in by_repo.items()}
 
 
 async def by_ids(conn: psycopg.AsyncConnection[Any], resource: Resource,
