@@ -287,3 +287,42 @@ BEGIN
     ORDER BY a.attnum;
 END
 $$;
+
+-- The persons with these ids the caller may see, each as api._person's JSON, with the
+-- id asked for: an id of a person merged into another answers with the survivor (as
+-- resolve_person does); an id of no person the caller may see (another org's, outside a
+-- team token's teams, none at all) is simply absent.
+CREATE OR REPLACE FUNCTION api.get_people(p_ids uuid[])
+RETURNS TABLE (asked uuid, person jsonb)
+LANGUAGE sql STABLE AS $$
+    WITH RECURSIVE live (asked, person_id, depth) AS (
+        SELECT p.person_id, p.person_id, 0 FROM identity.persons p
+        WHERE p.org_id = (SELECT auth.caller_org()) AND p.person_id = ANY (p_ids)
+        UNION ALL
+        SELECT l.asked, p.merged_into, l.depth + 1
+        FROM live l JOIN identity.persons p
+             ON p.org_id = (SELECT auth.caller_org()) AND p.person_id = l.person_id
+        WHERE p.merged_into IS NOT NULL AND l.depth < 32
+    )
+    SELECT l.asked, api._person(l.person_id)
+    FROM live l JOIN identity.persons p
+         ON p.org_id = (SELECT auth.caller_org()) AND p.person_id = l.person_id
+    WHERE p.merged_into IS NULL AND api._person_visible(l.person_id)
+    ORDER BY l.asked
+$$;
+
+-- The person (api._person's JSON) each of these accounts (actor ids) is linked to, for
+-- the persons the caller may see; accounts of nobody it may see are absent.
+CREATE OR REPLACE FUNCTION api.people_of_actors(p_actors text[])
+RETURNS TABLE (actor_id text, person jsonb)
+LANGUAGE sql STABLE AS $$
+    WITH linked AS (
+        SELECT l.actor_id, l.person_id FROM identity.links l
+        WHERE l.org_id = (SELECT auth.caller_org()) AND l.actor_id = ANY (p_actors)
+    )
+    SELECT linked.actor_id, g.person
+    FROM linked
+    JOIN api.get_people(ARRAY(SELECT DISTINCT person_id FROM linked)) g
+      ON g.asked = linked.person_id
+    ORDER BY linked.actor_id
+$$;

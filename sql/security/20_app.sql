@@ -64,3 +64,6 @@ GRANT EXECUTE ON FUNCTION api._team_id(text), api._repo_id(text),
     api.list_repos(text, timestamptz, timestamptz, timestamptz, text, int),
     api.get_repos(text[]), api._services(uuid, text[], text, int),
     api.list_services(text, text, int), api.get_services(text[]) TO qdx_app;
+-- The people by id and by account (sql/api/50_people.sql; REST and GraphQL).
+REVOKE EXECUTE ON FUNCTION api.get_people(uuid[]), api.people_of_actors(text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.get_people(uuid[]), api.people_of_actors(text[]) TO qdx_app;
