@@ -71,7 +71,8 @@ RESOURCES = ("Changes", "Deploys", "Incidents", "PipelineRuns", "Repos", "Servic
 @pytest.mark.parametrize(
     "operation",
     ["listMetrics", "getMetric", "explainMetric", "exportDataset", "runSql",
-     *(f"list{r}" for r in RESOURCES), *(f"get{r}Item" for r in RESOURCES)],
+     *(f"list{r}" for r in RESOURCES), *(f"get{r}Item" for r in RESOURCES),
+     "listPeople", "getPerson", "listTeams", "listTeamMembers"],
 )  # fmt: skip
 def test_no_server_errors(served: tuple[TestClient, dict[str, str]], operation: str) -> None:
     client, headers = served

@@ -179,6 +179,105 @@ def _resource_schemas() -> dict[str, Any]:
             for _, name, _, _, _, props in RESOURCE_DOCS}  # fmt: skip
 
 
+_PAGE = {"type": "object", "required": ["items", "next_cursor"]}
+_PEOPLE_ERRORS = (400, 401, 403, 404, 503)
+
+
+def _page_of(item: str, **extra: Any) -> dict[str, Any]:
+    return {"application/json": {"schema": {**_PAGE, "properties": {
+        **extra, "items": {"type": "array", "items": {"$ref": f"#/components/schemas/{item}"}},
+        "next_cursor": {"type": ["string", "null"]}}}}}  # fmt: skip
+
+
+def _people_paths() -> dict[str, Any]:
+    """People and teams (web/api/people.py): people data for analyst and up."""
+    team = _param("team", "team slug, name or id: it and the teams under it (a team-scoped "
+                  "token: one of its teams or below)")  # fmt: skip
+    page = [_param("limit", "items per page, 1 to 1000 (default 100)"),
+            _param("cursor", "next_cursor of the previous page")]  # fmt: skip
+    return {
+        "/api/v1/people": {"get": {
+            "summary": "A page of the persons the caller may see, by name, with their "
+                       "current teams (analyst and up)",
+            "operationId": "listPeople",
+            "parameters": [
+                {**team, "description": "only those on this team or one under it now (a "
+                 "team-scoped token: one of its teams or below)"},
+                _param("q", "a text in the name, an email or an account's login"), *page],
+            "responses": {"200": {"description": "a page", "content": _page_of("PersonItem")},
+                          **_errors(*_PEOPLE_ERRORS)},
+        }},
+        "/api/v1/people/{person_id}": {"get": {
+            "summary": "One person with its accounts, teams over time and tenure (analyst "
+                       "and up; 404 when the caller cannot see it; a merged person's id "
+                       "gives the person it was merged into)",
+            "operationId": "getPerson",
+            "parameters": [{"name": "person_id", "in": "path", "required": True,
+                            "description": "the person's id",
+                            "schema": {"type": "string", "format": "uuid"}}],
+            "responses": {"200": {"description": "the person", "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/Person"}}}},
+                **_errors(*_PEOPLE_ERRORS)},
+        }},
+        "/api/v1/teams": {"get": {
+            "summary": "The teams the caller may read as a tree, depth first (every role)",
+            "operationId": "listTeams",
+            "parameters": [{**team, "description": "that team and everything under it (a "
+                            "team-scoped token: one of its teams or below)"}],
+            "responses": {"200": {"description": "the teams", "content": {
+                "application/json": {"schema": {"type": "object", "required": ["items"],
+                    "properties": {"items": {"type": "array", "items": {
+                        "$ref": "#/components/schemas/TeamItem"}}}}}}},
+                **_errors(400, 401, 403, 404, 503)},
+        }},
+        "/api/v1/teams/{team}/members": {"get": {
+            "summary": "Who was on a team at a moment, by name (analyst and up)",
+            "operationId": "listTeamMembers",
+            "parameters": [
+                {**team, "in": "path", "required": True,
+                 "description": "team slug, name or id (a team-scoped token: one of its "
+                 "teams or below)"},
+                _param("at", "the moment, an ISO date or time (default now)"), *page],
+            "responses": {"200": {"description": "a page", "content": _page_of(
+                "TeamMember", team={"type": "string"}, at={"type": ["string", "null"]})},
+                **_errors(*_PEOPLE_ERRORS)},
+        }},
+    }  # fmt: skip
+
+
+_NULL_TEXT = {"type": ["string", "null"]}
+_WHEN = {"type": ["string", "null"], "format": "date-time"}
+PEOPLE_SCHEMAS: dict[str, Any] = {
+    "PersonItem": {"type": "object", "required": ["person_id"], "properties": {
+        "person_id": {"type": "string", "format": "uuid"}, "display_name": _NULL_TEXT,
+        "primary_email": _NULL_TEXT, "is_bot": {"type": "boolean"},
+        "current_teams": {"type": "array", "items": {"type": "string"}}}},
+    "Person": {"type": "object", "required": ["person_id", "accounts", "teams"], "properties": {
+        "person_id": {"type": "string", "format": "uuid"}, "display_name": _NULL_TEXT,
+        "primary_email": _NULL_TEXT, "is_bot": {"type": "boolean"},
+        "current_teams": {"type": "array", "items": {"type": "string"}},
+        "accounts": {"type": "array", "items": {"type": "object", "properties": {
+            "actor_id": {"type": "string"}, "provider": {"type": "string"},
+            "login": _NULL_TEXT, "display_name": _NULL_TEXT,
+            "emails": {"type": "array", "items": {"type": "string"}},
+            "is_bot": {"type": "boolean"}, "first_seen_at": _WHEN, "last_seen_at": _WHEN,
+            "method": {"type": "string"}, "confidence": {"type": "number"}}}},
+        "teams": {"type": "array", "items": {"type": "object", "properties": {
+            "slug": {"type": "string"}, "name": {"type": "string"}, "role": _NULL_TEXT,
+            "since": _WHEN, "until": _WHEN}}},
+        "tenure": {"type": ["object", "null"], "properties": {
+            "since": {"type": "string", "format": "date-time"}, "days": {"type": "integer"},
+            "source": {"type": "string"}}}}},
+    "TeamItem": {"type": "object", "required": ["team_id", "slug"], "properties": {
+        "team_id": {"type": "string", "format": "uuid"}, "slug": {"type": "string"},
+        "name": {"type": "string"}, "parent_slug": _NULL_TEXT, "depth": {"type": "integer"},
+        "path": {"type": "string"}, "members_now": {"type": "integer"}}},
+    "TeamMember": {"type": "object", "required": ["person_id"], "properties": {
+        "person_id": {"type": "string", "format": "uuid"}, "display_name": _NULL_TEXT,
+        "primary_email": _NULL_TEXT, "role": _NULL_TEXT, "since": _WHEN, "until": _WHEN}},
+}  # fmt: skip
+
+
 def document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
@@ -221,6 +320,7 @@ def document() -> dict[str, Any]:
                     **_errors(400, 401, 403, 404, 503)},
             }},
             **_resource_paths(),
+            **_people_paths(),
             "/api/v1/export/{dataset}.csv": {"get": {
                 "summary": "A dataset as CSV with a header line, streamed (analyst and up)",
                 "operationId": "exportDataset",
@@ -287,6 +387,7 @@ def document() -> dict[str, Any]:
                     "row_count": {"type": "integer"}, "truncated": {"type": "boolean"},
                     "row_cap": {"type": "integer"}}},
                 **_resource_schemas(),
+                **PEOPLE_SCHEMAS,
                 "Explain": {"type": "object", "properties": {
                     "metric": {"type": "string"},
                     "items": {"type": "array", "items": {"type": "object"}},

@@ -10,6 +10,8 @@ GET /api/v1/metrics/{metric}/explain     the units behind it, a page at a time (
                                          cursor)
 GET /api/v1/{resource}[/{id}]            changes, deploys, incidents, pipeline-runs, repos,
                                          services (web/api/resources.py)
+GET /api/v1/people[/{person_id}]         persons, and the team tree and members under
+GET /api/v1/teams[/{team}/members]       /api/v1/teams (web/api/people.py)
 GET /api/v1/export/{dataset}.csv         a dataset (an api view) as CSV, streamed by COPY
 GET /api/v1/openapi.json                 the OpenAPI 3.1 document
 GET /.well-known/jwks.json               the public keys tokens are signed with
@@ -99,6 +101,7 @@ class Rest:
 
     def routes(self) -> list[BaseRoute]:
         from web.api.graphql import GraphQLEndpoint  # (these build on this module)
+        from web.api.people import People
         from web.api.resources import Resources
         from web.api.sql import SqlEndpoint
 
@@ -109,6 +112,7 @@ class Rest:
             Route("/api/v1/metrics/{metric}", self.get_metric, methods=["GET"]),
             Route("/api/v1/metrics/{metric}/explain", self.explain_metric, methods=["GET"]),
             *Resources(self).routes(),
+            *People(self).routes(),
             Route("/api/v1/export/{dataset}.csv", self.export, methods=["GET"]),
             Route("/api/v1/openapi.json", self.openapi, methods=["GET"]),
             Route("/.well-known/jwks.json", self.jwks, methods=["GET"]),
