@@ -55,6 +55,8 @@ from db.queries import QUERIES
 from db.scope import Scope, scoped_async
 from web.api.audit import record
 from web.api.auth import Authenticator, Caller, Refused
+from web.api.graphql_people import COSTS as PEOPLE_COSTS
+from web.api.graphql_people import bindables as people_bindables
 from web.api.graphql_resources import COSTS as RESOURCE_COSTS
 from web.api.graphql_resources import bindables
 from web.api.rest import DB_WAIT, Rest, database_refusal, encode_cursor, problem
@@ -62,11 +64,11 @@ from web.api.rest import DB_WAIT, Rest, database_refusal, encode_cursor, problem
 MAX_DEPTH = 8
 MAX_COST = 5000
 MAX_QUERY_BYTES = 100_000
-# A page of explain, or of a resource list, costs its size (and each nested item read
-# through a loader one per item of the page).
-COSTS = {**RESOURCE_COSTS,
+# A page of explain, of a resource list, of people or of a team's members costs its size
+# (and each nested item read through a loader one per item of the page).
+COSTS = {**RESOURCE_COSTS, **PEOPLE_COSTS,
          "Query": {"explain": {"complexity": 1, "multipliers": ["first"]},
-                   **RESOURCE_COSTS["Query"]}}  # fmt: skip
+                   **RESOURCE_COSTS["Query"], **PEOPLE_COSTS["Query"]}}  # fmt: skip
 _OPERATION = re.compile(r"^\s*(?:query|mutation|subscription)\s+([_A-Za-z][_0-9A-Za-z]*)")
 
 
@@ -242,6 +244,7 @@ async def resolve_children(team: dict[str, Any], info: Any) -> list[dict[str, An
 SCHEMA = make_executable_schema(
     gql((Path(__file__).parent / "schema.graphql").read_text("utf-8")),
     query, team_type, datetime_scalar, json_scalar, *ENUMS, *bindables(query),
+    *people_bindables(query),
 )  # fmt: skip
 
 
