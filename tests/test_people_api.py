@@ -419,3 +419,45 @@ def test_every_people_call_is_audited(
         ("graphql", "Who", "analyst", "ok", 5),
     ]  # fmt: skip
     assert rows[1]["arguments"] == {"person_id": str(ana)}
+
+
+def test_a_page_of_a_thousand_tells_whether_more_follow(
+    http: TestClient, database: str, world: dict[str, Any]
+) -> None:
+    """The people functions return at most 1000 rows, so a page of 1000 looks one row
+    further: 1001 members of eng are a page of 1000 and a page of one, over REST and in
+    GraphQL's batch of teams."""
+    acme = world["acme"]
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute(
+            "WITH made AS (INSERT INTO identity.persons (org_id, display_name)"
+            " SELECT %s, format('P%%s', lpad(i::text, 4, '0')) FROM generate_series(1, 1001) i"
+            " RETURNING person_id)"
+            " SELECT count(identity.add_membership(%s, 'eng', person_id, %s, NULL)) FROM made",
+            (acme.org, acme.org, at(-10)),
+        )  # fmt: skip
+    tok = token(database, "acme", role="analyst")
+    # 1001 on eng; and Ana, Ben, Cleo, Dan, Eve; Ana and Cleo under eng.
+    for path, params, total in (("/api/v1/people", {}, 1006),
+                                ("/api/v1/teams/eng/members", {}, 1001),
+                                ("/api/v1/people", {"team": "eng"}, 1003),
+                                ("/api/v1/teams/payments/members", {}, 3)):  # fmt: skip
+        first = get(http, path, tok, limit=1000, **params).json()
+        assert len(first["items"]) == min(total, 1000), path
+        if total <= 1000:
+            assert first["next_cursor"] is None, path
+            continue
+        rest = get(http, path, tok, limit=1000, cursor=first["next_cursor"], **params).json()
+        assert (len(rest["items"]), rest["next_cursor"]) == (total - 1000, None), path
+        assert len({i["person_id"] for i in first["items"] + rest["items"]}) == total, path
+    q = ("query M($after: String) { teams { slug members(first: 1000, after: $after) { "
+         "edges { cursor } pageInfo { hasNextPage endCursor } } } }")  # fmt: skip
+    body = gql(http, tok, q).json()
+    assert "errors" not in body, body
+    pages = {t["slug"]: t["members"] for t in body["data"]["teams"]}
+    assert (len(pages["eng"]["edges"]), pages["eng"]["pageInfo"]["hasNextPage"]) == (1000, True)
+    assert (len(pages["payments"]["edges"]), pages["payments"]["pageInfo"]["hasNextPage"]) == (
+        3, False)  # fmt: skip
+    after = pages["eng"]["pageInfo"]["endCursor"]
+    more = gql(http, tok, q, after=after).json()["data"]["teams"]
+    assert [len(t["members"]["edges"]) for t in more] == [1, 0]
