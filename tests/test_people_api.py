@@ -461,3 +461,25 @@ def test_a_page_of_a_thousand_tells_whether_more_follow(
     after = pages["eng"]["pageInfo"]["endCursor"]
     more = gql(http, tok, q, after=after).json()["data"]["teams"]
     assert [len(t["members"]["edges"]) for t in more] == [1, 0]
+
+
+def test_people_pages_and_nested_persons_count_toward_the_cost(
+    http: TestClient, database: str, world: dict[str, Any]
+) -> None:
+    tok = token(database, "acme", role="analyst")
+    # A page of 1,000 changes and the author of each: 2,000 of the 5,000 allowed.
+    authors = "changes(first: 1000) { edges { node { id author { id } } } }"
+    assert gql(http, tok, f"{{ {authors} }}").status_code == 200
+    members = "teams { members(first: 1000) { edges { node { person { id } } } } }"
+    assert gql(http, tok, f"{{ {members} }}").status_code == 200
+    too_much = (
+        f"{{ {authors} {members} people(first: 1000) {{ edges {{ cursor }} }} }}",
+        "{ people(first: 1000) { edges { node { teams { slug } } } } "
+        "changes(first: 1000) { edges { node { author { id } repo { id } } } } }",
+    )
+    for q in too_much:
+        r = gql(http, tok, q)
+        assert r.status_code == 400, q
+        assert "cost" in r.json()["errors"][0]["message"].lower()
+    r = gql(http, tok, "{ people(first: 1001) { edges { cursor } } }").json()
+    assert r["errors"][0]["message"] == "limit must be 1 to 1000"

@@ -68,7 +68,8 @@ MAX_QUERY_BYTES = 100_000
 # (and each nested item read through a loader one per item of the page).
 COSTS = {**RESOURCE_COSTS, **PEOPLE_COSTS,
          "Query": {"explain": {"complexity": 1, "multipliers": ["first"]},
-                   **RESOURCE_COSTS["Query"], **PEOPLE_COSTS["Query"]}}  # fmt: skip
+                   **RESOURCE_COSTS["Query"], **PEOPLE_COSTS["Query"]},
+         "Change": {**RESOURCE_COSTS["Change"], "author": {"complexity": 1}}}  # fmt: skip
 _OPERATION = re.compile(r"^\s*(?:query|mutation|subscription)\s+([_A-Za-z][_0-9A-Za-z]*)")
 
 

@@ -16,10 +16,14 @@ from ariadne import ObjectType, QueryType
 from web.api import people
 from web.api.graphql_resources import Loader, _camel, _guarded, _params
 
-# A page of people or of a team's members costs its `first`.
+# A page of people or of a team's members costs its `first`; what is read through a
+# loader (Change.author, TeamMember.person, a listed person's accounts, teams and
+# tenure) one per item of its page.
 COSTS: dict[str, dict[str, Any]] = {
     "Query": {"people": {"complexity": 1, "multipliers": ["first"]}},
     "Team": {"members": {"complexity": 1, "multipliers": ["first"]}},
+    "TeamMember": {"person": {"complexity": 1}},
+    "Person": {f: {"complexity": 1} for f in ("accounts", "teams", "tenure")},
 }
 
 
