@@ -494,6 +494,10 @@ def test_people_tools_for_analysts_within_scope(served: Served, kind: str) -> No
     ]
     members = ok(call(served, kind, "people", analyst, "team_members", {"team": "data"}))
     assert [m["display_name"] for m in members["members"]] == ["Ana"]
+    # The largest page (which reads one row more to tell whether more follow).
+    largest = ok(call(served, kind, "people", analyst, "team_members",
+                      {"team": "data", "limit": 1000}))  # fmt: skip
+    assert largest["members"] == members["members"]
     before = ok(
         call(
             served,

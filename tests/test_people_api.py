@@ -424,9 +424,9 @@ def test_every_people_call_is_audited(
 def test_a_page_of_a_thousand_tells_whether_more_follow(
     http: TestClient, database: str, world: dict[str, Any]
 ) -> None:
-    """The people functions return at most 1000 rows, so a page of 1000 looks one row
-    further: 1001 members of eng are a page of 1000 and a page of one, over REST and in
-    GraphQL's batch of teams."""
+    """A page of the largest size, 1000, reads one row more to tell whether more follow:
+    1001 members of eng are a page of 1000 and a page of one, over REST and in GraphQL's
+    batch of teams."""
     acme = world["acme"]
     with psycopg.connect(database, autocommit=True) as conn:
         conn.execute(

@@ -174,8 +174,10 @@ BEGIN
     IF p_team IS NULL OR btrim(p_team) = '' THEN
         RAISE EXCEPTION 'a team is required (see team_tree)' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 1000 THEN
-        RAISE EXCEPTION 'limit must be 1 to 1000, not %', p_limit
+    -- (1001: a page of the interfaces' largest, 1000, and the row that tells whether
+    -- more follow)
+    IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 1001 THEN
+        RAISE EXCEPTION 'limit must be 1 to 1001, not %', p_limit
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     v_team := api._team(p_team);
@@ -209,8 +211,10 @@ DECLARE
     v_after record;
     v_like  text;
 BEGIN
-    IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 1000 THEN
-        RAISE EXCEPTION 'limit must be 1 to 1000, not %', p_limit
+    -- (1001: a page of the interfaces' largest, 1000, and the row that tells whether
+    -- more follow)
+    IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 1001 THEN
+        RAISE EXCEPTION 'limit must be 1 to 1001, not %', p_limit
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF p_team IS NOT NULL THEN

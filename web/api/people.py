@@ -30,7 +30,7 @@ from starlette.routing import BaseRoute, Route
 from db.queries import QUERIES
 from web.api.auth import Caller, Refused
 from web.api.resources import _limit, check_team, decode_position, encode_position
-from web.api.rest import MAX_LIMIT, Rest, _json, _moment
+from web.api.rest import Rest, _json, _moment
 
 PEOPLE = "people data"
 PAGE = ("limit", "cursor")
@@ -75,13 +75,8 @@ async def _rows(conn: Conn, query: str, args: dict[str, Any]) -> list[dict[str, 
 
 async def _fetch(conn: Conn, query: str, args: dict[str, Any], limit: int,
                  ) -> list[dict[str, Any]]:  # fmt: skip
-    """A page of `limit` rows and the first row after it when there is one. The people
-    functions return at most MAX_LIMIT rows, so a page that large looks one row further
-    with a second call."""
-    rows = await _rows(conn, query, {**args, "limit": min(limit + 1, MAX_LIMIT)})
-    if len(rows) == limit == MAX_LIMIT:
-        rows += await _rows(conn, query, {**args, "after": rows[-1]["cursor"], "limit": 1})
-    return rows
+    """A page of `limit` rows and the first row after it when there is one."""
+    return await _rows(conn, query, {**args, "limit": limit + 1})
 
 
 async def people_page(conn: Conn, caller: Caller, params: dict[str, str]) -> Page:
@@ -130,23 +125,15 @@ async def members_page(conn: Conn, caller: Caller, params: dict[str, str]) -> Pa
 async def members_pages(conn: Conn, caller: Caller, teams: list[str],
                         params: dict[str, str]) -> dict[str, Page]:  # fmt: skip
     """A page of the members of each of these teams (ids of teams the caller reads),
-    with the same moment and position for each, in one statement (two for pages of
-    MAX_LIMIT, as _fetch)."""
+    with the same moment and position for each, in one statement."""
     limit = _limit(params)
     args = _members_args(caller, params)
     after = args.pop("after")
     rows = await _rows(conn, "people_teams_members", {
-        **args, "teams": teams, "afters": [after] * len(teams),
-        "limit": min(limit + 1, MAX_LIMIT)})  # fmt: skip
+        **args, "teams": teams, "afters": [after] * len(teams), "limit": limit + 1})  # fmt: skip
     by_team: dict[str, list[dict[str, Any]]] = {t: [] for t in teams}
     for row in rows:
         by_team[row["asked_team"]].append(row)
-    full = [t for t, found in by_team.items() if len(found) == limit == MAX_LIMIT]
-    if full:
-        for row in await _rows(conn, "people_teams_members", {
-                **args, "teams": full, "afters": [by_team[t][-1]["cursor"] for t in full],
-                "limit": 1}):  # fmt: skip
-            by_team[row["asked_team"]].append(row)
     return {t: _page(caller, "team_members", found, limit) for t, found in by_team.items()}
 
 
