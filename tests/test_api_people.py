@@ -53,5 +53,5 @@ def test_list_people_by_team_text_and_page(conn: Conn) -> None:
     assert _names(conn, Scope(globex.org))[0] == ["Gus:eng"]
     with pytest.raises(psycopg.errors.NoDataFound, match="no team payments"):
         _names(conn, Scope(acme.org, (acme.teams["platform"],)), team="payments")
-    with pytest.raises(psycopg.errors.InvalidParameterValue, match="limit must be 1 to 1000"):
+    with pytest.raises(psycopg.errors.InvalidParameterValue, match="limit must be 1 to 1001"):
         _names(conn, org, limit=0)
