@@ -23,6 +23,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout, TooManyRequests
 
 from db.queries import QUERIES
+from db.scope import as_worker_async
 
 log = logging.getLogger(__name__)
 
@@ -149,10 +150,13 @@ class GroupCommitter:
     async def _store(self, batch: list[tuple[dict[str, Any], asyncio.Future[Row]]]) -> list[Row]:
         columns = [[params[name] for params, _ in batch] for name in COLUMNS]
         columns.append([sha256(body).digest() for body in columns[-1]])
-        async with self.pool.connection(timeout=self.db_wait) as conn:
-            # One statement, so one transaction of its own on the autocommit connection:
-            # when execute() returns, the batch is committed and durable.
-            # (the arrays go in binary: no text escaping of the bodies)
+        # One transaction as the worker role (raw.accept_events sets each group's org):
+        # when it has committed, the batch is durable.
+        # (the arrays go in binary: no text escaping of the bodies)
+        async with (
+            self.pool.connection(timeout=self.db_wait) as conn,
+            as_worker_async(conn, None),
+        ):
             cursor = await conn.execute(QUERIES["accept_events"], columns, binary=True)
             rows = await cursor.fetchall()
         return [(event_id, bool(is_new)) for event_id, is_new in rows]
