@@ -19,6 +19,7 @@ from db.scope import WORKER_ROLE, as_worker
 from tests.metrics_helpers import World, at
 from tests.normalize_helpers import accept, canonical_state, make_org, normalize, sample
 from web.webhooks.group import GroupCommitter
+from workers.app import make_app
 
 Conn = psycopg.Connection[Any]
 
@@ -218,3 +219,36 @@ def test_the_metrics_refresh_runs_as_the_worker_within_its_org(database: str) ->
         for w in (acme, globex):
             w.rebuild()
             assert w.stored() == refreshed[w.slug]
+
+
+def test_the_refresh_job_runs_as_the_worker(database: str) -> None:
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute(PROBE)
+        w = World(conn, "jobs")
+        w.repo()
+        w.change("c1", first_commit=at(0), merged=at(1))
+        conn.execute("UPDATE procrastinate_jobs SET scheduled_at = now()")
+
+    async def run_jobs() -> None:
+        app = make_app(database)
+        async with app.open_async():
+            await app.run_worker_async(
+                queues=["metrics"], wait=False, install_signal_handlers=False
+            )
+
+    asyncio.run(run_jobs())
+    with psycopg.connect(database, autocommit=True) as conn:
+        status = conn.execute(
+            "SELECT status FROM procrastinate_jobs WHERE task_name = 'qdx:refresh_metrics'"
+        ).fetchall()
+        assert status == [("succeeded",)]
+        assert probed(conn, "metrics.change_units") == {(WORKER_ROLE, w.org, str(w.org))}
+
+
+def test_a_worker_block_inside_a_transaction_puts_the_role_back(conn: Conn) -> None:
+    owner = conn.execute("SELECT current_user").fetchone()
+    org = World(conn, "acme").org
+    with as_worker(conn, org):
+        assert conn.execute("SELECT current_user").fetchone() == (WORKER_ROLE,)
+    assert conn.execute("SELECT current_user").fetchone() == owner
+    assert conn.execute("SELECT current_setting('qdx.org_id', true)").fetchone() in [("",), (None,)]
