@@ -5,7 +5,9 @@ with the transaction: a pooled connection carries nothing to the next request.
 
 The services' tenant writes (the receiver's inserts, the normalizer, replay, the identity
 resolver, the metrics refresh) run the same way as the role `qdx_worker`, for one org
-(`as_worker`), whose policies admit that org's rows only, for writes as for reads."""
+(`as_worker`), whose policies admit that org's rows only, for writes as for reads. A pool
+that does nothing else (the group commit's) takes the role once per connection instead
+(`take_worker_role`), and its SQL sets the org of each group it writes."""
 
 from __future__ import annotations
 
@@ -101,3 +103,11 @@ async def as_worker_async(
         await conn.execute(QUERIES["worker_enter"], _worker_params(org_id))
         yield conn
         await conn.execute(QUERIES["scope_restore"], dict(zip(RESTORED, before, strict=True)))
+
+
+async def take_worker_role(conn: psycopg.AsyncConnection[Any]) -> None:
+    """Make qdx_worker the role of a connection for its whole session: the `configure`
+    callback of a pool used for nothing but the services' tenant writes, whose statements
+    set their org themselves (raw.accept_events). One statement per connection, not
+    three per transaction; with no org set, such a session reads and writes nothing."""
+    await conn.execute(QUERIES["worker_session"])

@@ -13,12 +13,11 @@ from uuid import UUID
 import psycopg
 import pytest
 from psycopg.types.json import Jsonb
-from psycopg_pool import AsyncConnectionPool
 
 from db.scope import WORKER_ROLE, as_worker
 from tests.metrics_helpers import World, at
 from tests.normalize_helpers import accept, canonical_state, make_org, normalize, sample
-from web.webhooks.group import GroupCommitter
+from web.webhooks.group import GroupCommitter, ingest_pool
 from workers.app import make_app
 
 Conn = psycopg.Connection[Any]
@@ -161,9 +160,7 @@ def test_group_commit_stores_a_mixed_batch_as_the_worker(database: str) -> None:
     ]  # fmt: skip
 
     async def store() -> list[tuple[Any, bool]]:
-        async with AsyncConnectionPool(
-            database, min_size=1, max_size=2, kwargs={"autocommit": True}, open=False
-        ) as pool:
+        async with ingest_pool(database, 2) as pool:
             committer = GroupCommitter(pool, flushers=1, db_wait=10.0)
             committer.start()
             try:

@@ -21,3 +21,7 @@ SELECT current_setting('role') AS role,
 SELECT set_config('role', %(role)s, true),
        set_config('qdx.org_id', %(org_id)s, true),
        set_config('qdx.team_ids', %(team_ids)s, true)
+
+-- worker_session --
+-- Make qdx_worker the role of this session (a dedicated pool's connections: every statement on them is the services' tenant work, each setting its org).
+SET ROLE qdx_worker
