@@ -63,7 +63,7 @@ def test_a_new_table_without_a_policy_is_found(conn: Conn) -> None:
     ).fetchall()
     assert [p[0] for p in policies] == ["owner", "tenant", "worker"]
     assert "caller_org()" in policies[1][1]
-    assert "caller_org()" in policies[2][1]
+    assert "current_setting('qdx.org_id'" in policies[2][1]
 
 
 def test_every_view_runs_with_its_readers_rights(conn: Conn) -> None:
@@ -128,6 +128,13 @@ def test_the_direct_sql_group_is_granted_the_api_views_and_nothing_more(conn: Co
     assert callable_ == []
 
 
+# The worker's org: the transaction's setting (qdx_worker is never a direct-SQL login).
+WORKER_ORG = (
+    "(org_id = ( SELECT (NULLIF(current_setting('qdx.org_id'::text, true), ''::text))::uuid"
+    ' AS "nullif"))'
+)
+
+
 def test_every_org_table_admits_the_worker_role_to_its_org_only(conn: Conn) -> None:
     # Each table with an org_id has the policy `worker`, for qdx_worker alone, reading and
     # writing (USING and WITH CHECK) the org its transaction set, and no other policy
@@ -148,7 +155,7 @@ def test_every_org_table_admits_the_worker_role_to_its_org_only(conn: Conn) -> N
     wrong = [
         r[0] for r in rows
         if r[1:4] != ("worker", "*", ["qdx_worker"])
-        or r[4] != "(org_id = ( SELECT auth.caller_org() AS caller_org))" or r[5] != r[4]
+        or r[4] != WORKER_ORG or r[5] != r[4]
     ]  # fmt: skip
     assert wrong == []
 

@@ -18,6 +18,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
     t record;
     n int := 0;
+    v_worker_org text := $q$nullif(current_setting('qdx.org_id', true), '')::uuid$q$;
 BEGIN
     FOR t IN
         SELECT c.oid::regclass AS rel, pg_get_userbyid(c.relowner) AS owner,
@@ -45,9 +46,12 @@ BEGIN
             EXECUTE format('CREATE POLICY tenant ON %s TO qdx_app, qdx_sql'
                            ' USING (org_id = (SELECT auth.caller_org()))'
                            ' WITH CHECK (org_id = (SELECT auth.caller_org()))', t.rel);
+            -- The worker's org is the transaction's setting alone: what auth.caller_org()
+            -- gives every role but a direct-SQL login, without its lookup and its
+            -- SECURITY DEFINER call (these policies sit on the ingest path).
             EXECUTE format('CREATE POLICY worker ON %s TO qdx_worker'
-                           ' USING (org_id = (SELECT auth.caller_org()))'
-                           ' WITH CHECK (org_id = (SELECT auth.caller_org()))', t.rel);
+                           ' USING (org_id = (SELECT %s)) WITH CHECK (org_id = (SELECT %s))',
+                           t.rel, v_worker_org, v_worker_org);
         ELSIF t.rel::text IN ('metrics.definitions', 'metrics.benchmarks') THEN
             EXECUTE format('CREATE POLICY reference ON %s FOR SELECT'
                            ' TO qdx_app, qdx_sql, qdx_worker USING (true)', t.rel);

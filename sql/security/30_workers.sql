@@ -1,10 +1,12 @@
 -- What the long-running services' tenant writes run as: qdx_worker (migration 0011).
 --
 -- The webhook receiver's inserts, the normalizer, replay, the identity resolver and the
--- metrics refresh take it per transaction (SET LOCAL ROLE, db/scope.py) with the org of
+-- metrics refresh take it per transaction (SET LOCAL ROLE, db/scope.py; the group commit's
+-- own pool once per connection) with the org of
 -- the work in qdx.org_id; raw.accept_events sets the org per group of a batch that
 -- mixes orgs. The policy `worker` (10_rls.sql) admits only that org's rows, reads and
--- writes alike, so a bug in a normalizer or a refresh cannot reach another org. What
+-- writes alike (the policy reads the setting itself: qdx_worker is never a direct-SQL
+-- login), so a bug in a normalizer or a refresh cannot reach another org. What
 -- genuinely spans orgs stays the owner's: claiming the queue (and dead-lettering),
 -- creating partitions, pruning, listing the orgs with pending work, migrations and the
 -- command line's admin commands; metrics.request_refresh (queueing a refresh job) is
@@ -17,6 +19,12 @@ GRANT SELECT, INSERT ON raw.deliveries, raw.events TO qdx_worker;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA core, identity, metrics
     TO qdx_worker;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA core, identity, metrics, pgmq TO qdx_worker;
+-- Tables and sequences a later migration adds there get the same (their policies come
+-- from auth.secure_tenant_tables()).
+ALTER DEFAULT PRIVILEGES IN SCHEMA core, identity, metrics
+    GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO qdx_worker;
+ALTER DEFAULT PRIVILEGES IN SCHEMA core, identity, metrics
+    GRANT USAGE, SELECT ON SEQUENCES TO qdx_worker;
 GRANT SELECT ON auth.orgs, auth.teams TO qdx_worker;
 GRANT SELECT, INSERT, UPDATE, DELETE ON auth.team_memberships TO qdx_worker;
 -- The ingest queue: the receiver sends, the normalizer reads, defers and archives, the
