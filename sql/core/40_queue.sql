@@ -68,7 +68,8 @@ BEGIN
            array_agg((q.message->>'received_at')::timestamptz)
     INTO v_org_ids, v_event_ids, v_received_at
     FROM pgmq.q_ingest q WHERE q.msg_id = ANY (p_msg_ids);
-    IF v_org IS NOT NULL AND EXISTS (SELECT FROM unnest(v_org_ids) o WHERE o IS DISTINCT FROM v_org) THEN
+    IF v_org IS NOT NULL
+       AND EXISTS (SELECT FROM unnest(v_org_ids) o WHERE o IS DISTINCT FROM v_org) THEN
         RAISE EXCEPTION 'ingest messages of another org than the transaction''s'
             USING ERRCODE = 'insufficient_privilege';
     END IF;
