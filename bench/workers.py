@@ -24,6 +24,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import tempfile
 import time
 import uuid
@@ -201,6 +202,7 @@ def main() -> None:
                     runs.setdefault(f"refresh_{who}", []).append(refresh(conninfo, who, big))
     finally:
         server.stop()
+        shutil.rmtree(home, ignore_errors=True)
     summary = {
         name: {key: round(sum(r[key] for r in rows) / len(rows), 2) for key in rows[0]}
         for name, rows in runs.items()
