@@ -249,3 +249,23 @@ def test_a_worker_block_inside_a_transaction_puts_the_role_back(conn: Conn) -> N
         assert conn.execute("SELECT current_user").fetchone() == (WORKER_ROLE,)
     assert conn.execute("SELECT current_user").fetchone() == owner
     assert conn.execute("SELECT current_setting('qdx.org_id', true)").fetchone() in [("",), (None,)]
+
+
+def test_the_ingest_pool_runs_as_the_worker_and_unscoped_reaches_nothing(database: str) -> None:
+    with psycopg.connect(database, autocommit=True) as conn:
+        a, ea = make_org(conn, "acme")
+        push(conn, a, ea, "a-1")
+
+    async def probe() -> tuple[Any, Any]:
+        async with ingest_pool(database, 1) as pool, pool.connection() as aconn:
+            who = await (await aconn.execute("SELECT current_user")).fetchone()
+            seen = await (await aconn.execute("SELECT count(*) FROM raw.deliveries")).fetchone()
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
+                await aconn.execute(
+                    "INSERT INTO raw.deliveries (org_id, source, delivery_key, event_id,"
+                    " received_at) VALUES (%s, 'github', 'a-2', gen_random_uuid(), now())",
+                    (a,),
+                )
+            return who, seen
+
+    assert asyncio.run(probe()) == ((WORKER_ROLE,), (0,))
