@@ -1,7 +1,13 @@
 """A caller's scope for one transaction: the server runs every request's queries as the
 role `qdx_app` (no BYPASSRLS), with the caller's org and teams in transaction-local
 settings, so row-level security (sql/security/) shows it its own rows only. Both end
-with the transaction: a pooled connection carries nothing to the next request."""
+with the transaction: a pooled connection carries nothing to the next request.
+
+The services' tenant writes (the receiver's inserts, the normalizer, replay, the identity
+resolver, the metrics refresh) run the same way as the role `qdx_worker`, for one org
+(`as_worker`), whose policies admit that org's rows only, for writes as for reads. A pool
+that does nothing else (the group commit's) takes the role once per connection instead
+(`take_worker_role`), and its SQL sets the org of each group it writes."""
 
 from __future__ import annotations
 
@@ -14,6 +20,10 @@ from uuid import UUID
 import psycopg
 
 from db.queries import QUERIES
+
+WORKER_ROLE = "qdx_worker"
+# What a nested worker block puts back (scope_current's columns).
+RESTORED = ("role", "org_id", "team_ids")
 
 
 @dataclass(frozen=True)
@@ -50,3 +60,54 @@ async def scoped_async(
     async with conn.transaction():
         await conn.execute(QUERIES["scope_enter"], scope.params())
         yield conn
+
+
+def _worker_params(org_id: UUID | None) -> dict[str, str]:
+    return {"org_id": "" if org_id is None else str(org_id)}
+
+
+@contextmanager
+def as_worker(
+    conn: psycopg.Connection[Any], org_id: UUID | None
+) -> Iterator[psycopg.Connection[Any]]:
+    """A transaction of `conn` in which everything runs as qdx_worker on the rows of
+    `org_id` (None: none until the SQL sets an org itself, as raw.accept_events does per
+    group). Inside a transaction already (a command's, a test's), a savepoint instead,
+    after which the role and scope in effect before are put back."""
+    if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+        with conn.transaction():
+            conn.execute(QUERIES["worker_enter"], _worker_params(org_id))
+            yield conn
+        return
+    before = conn.execute(QUERIES["scope_current"]).fetchone()
+    assert before is not None
+    with conn.transaction():
+        conn.execute(QUERIES["worker_enter"], _worker_params(org_id))
+        yield conn
+        conn.execute(QUERIES["scope_restore"], dict(zip(RESTORED, before, strict=True)))
+
+
+@asynccontextmanager
+async def as_worker_async(
+    conn: psycopg.AsyncConnection[Any], org_id: UUID | None
+) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+    """as_worker() for an async connection."""
+    if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+        async with conn.transaction():
+            await conn.execute(QUERIES["worker_enter"], _worker_params(org_id))
+            yield conn
+        return
+    before = await (await conn.execute(QUERIES["scope_current"])).fetchone()
+    assert before is not None
+    async with conn.transaction():
+        await conn.execute(QUERIES["worker_enter"], _worker_params(org_id))
+        yield conn
+        await conn.execute(QUERIES["scope_restore"], dict(zip(RESTORED, before, strict=True)))
+
+
+async def take_worker_role(conn: psycopg.AsyncConnection[Any]) -> None:
+    """Make qdx_worker the role of a connection for its whole session: the `configure`
+    callback of a pool used for nothing but the services' tenant writes, whose statements
+    set their org themselves (raw.accept_events). One statement per connection, not
+    three per transaction; with no org set, such a session reads and writes nothing."""
+    await conn.execute(QUERIES["worker_session"])

@@ -13,7 +13,12 @@ Conn = psycopg.Connection[Any]
 
 TENANT_SCHEMAS = ("auth", "audit", "raw", "core", "identity", "metrics")
 PROJECT_SCHEMAS = (*TENANT_SCHEMAS, "api")
-SECURITY_DEFINER_ALLOWED = {"audit.record", "auth.caller_org", "auth.caller_teams"}
+SECURITY_DEFINER_ALLOWED = {
+    "audit.record",
+    "auth.caller_org",
+    "auth.caller_teams",
+    "metrics.request_refresh",
+}
 QDX_SQL_TABLES = {
     "api.teams", "api.repos", "api.changes", "api.change_metrics", "api.deploys",
     "api.incidents", "api.pipeline_runs", "api.metric_definitions", "auth.teams",
@@ -57,8 +62,9 @@ def test_a_new_table_without_a_policy_is_found(conn: Conn) -> None:
         "SELECT polname, pg_get_expr(polqual, polrelid) FROM pg_policy"
         " WHERE polrelid = 'core.forgotten'::regclass ORDER BY 1"
     ).fetchall()
-    assert [p[0] for p in policies] == ["owner", "tenant"]
+    assert [p[0] for p in policies] == ["owner", "tenant", "worker"]
     assert "caller_org()" in policies[1][1]
+    assert "current_setting('qdx.org_id'" in policies[2][1]
 
 
 def test_every_view_runs_with_its_readers_rights(conn: Conn) -> None:
@@ -121,6 +127,62 @@ def test_the_direct_sql_group_is_granted_the_api_views_and_nothing_more(conn: Co
         " WHERE n.nspname = 'api' AND has_function_privilege('qdx_sql', p.oid, 'EXECUTE')"
     ).fetchall()
     assert callable_ == []
+
+
+# The worker's org: the transaction's setting (qdx_worker is never a direct-SQL login).
+WORKER_ORG = (
+    "(org_id = ( SELECT (NULLIF(current_setting('qdx.org_id'::text, true), ''::text))::uuid"
+    ' AS "nullif"))'
+)
+
+
+def test_every_org_table_admits_the_worker_role_to_its_org_only(conn: Conn) -> None:
+    # Each table with an org_id has the policy `worker`, for qdx_worker alone, reading and
+    # writing (USING and WITH CHECK) the org its transaction set, and no other policy
+    # lets qdx_worker in.
+    rows = conn.execute(
+        "SELECT c.oid::regclass::text, p.polname, p.polcmd,"
+        " ARRAY(SELECT pg_get_userbyid(r) FROM unnest(p.polroles) r ORDER BY 1),"
+        " pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid)"
+        " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'org_id'"
+        "   AND NOT a.attisdropped"
+        " LEFT JOIN pg_policy p ON p.polrelid = c.oid"
+        "   AND 'qdx_worker'::regrole = ANY (p.polroles)"
+        " WHERE n.nspname = ANY (%s) AND c.relkind IN ('r', 'p') ORDER BY 1",
+        (list(TENANT_SCHEMAS),),
+    ).fetchall()
+    assert len(rows) > 40
+    wrong = [
+        r[0] for r in rows
+        if r[1:4] != ("worker", "*", ["qdx_worker"])
+        or r[4] != WORKER_ORG or r[5] != r[4]
+    ]  # fmt: skip
+    assert wrong == []
+
+
+def test_the_worker_role_has_no_bypass_and_no_secrets(conn: Conn) -> None:
+    row = conn.execute(
+        "SELECT rolsuper, rolbypassrls, rolcanlogin, rolcreaterole FROM pg_roles"
+        " WHERE rolname = 'qdx_worker'"
+    ).fetchone()
+    assert row == (False, False, False, False)
+    readable = conn.execute(
+        "SELECT c.oid::regclass::text FROM pg_class c"
+        " JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname IN ('auth', 'audit') AND c.relkind IN ('r', 'p', 'v', 'm')"
+        "   AND has_table_privilege('qdx_worker', c.oid, 'SELECT,INSERT,UPDATE,DELETE,TRUNCATE')"
+        " ORDER BY 1"
+    ).fetchall()
+    assert [r[0] for r in readable] == ["auth.orgs", "auth.team_memberships", "auth.teams"]
+    truncatable = conn.execute(
+        "SELECT c.oid::regclass::text FROM pg_class c"
+        " JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = ANY (%s) AND c.relkind IN ('r', 'p')"
+        "   AND has_table_privilege('qdx_worker', c.oid, 'TRUNCATE')",
+        (list(TENANT_SCHEMAS),),
+    ).fetchall()
+    assert truncatable == []
 
 
 def test_partitions_the_upkeep_makes_are_secured(conn: Conn) -> None:

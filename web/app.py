@@ -23,7 +23,7 @@ from web.health import Readiness, healthz
 from web.mcp_server import McpServers
 from web.prom import Metrics, MetricsMiddleware
 from web.webhooks.batch import BatchReceiver
-from web.webhooks.group import GroupCommitter
+from web.webhooks.group import GroupCommitter, ingest_pool
 from web.webhooks.keys import KeyRing
 from web.webhooks.receiver import DB_WAIT, Receiver
 
@@ -98,6 +98,8 @@ def create_app(settings: Settings, conninfo: str) -> App:
         # (no BEGIN/COMMIT). Multi-statement work opens `conn.transaction()` explicitly.
         kwargs={"application_name": "qdx-web", "autocommit": True},
     )
+    # The group commit's own connections, which run as qdx_worker (web/webhooks/group.py).
+    ingest = ingest_pool(conninfo, GROUP_FLUSHERS)
     readiness = Readiness(pool, head_revision(), sql_files())
     metrics = Metrics()
     metrics.watch_pool(pool.get_stats)
@@ -107,6 +109,7 @@ def create_app(settings: Settings, conninfo: str) -> App:
         # wait=False: the process serves /healthz (and a 503 /readyz) while the database
         # is still coming up.
         await pool.open(wait=False)
+        await ingest.open(wait=False)
         app.state.pool = pool
         committer.start()
         try:
@@ -114,9 +117,10 @@ def create_app(settings: Settings, conninfo: str) -> App:
                 yield
         finally:
             await committer.stop()
+            await ingest.close()
             await pool.close()
 
-    committer = GroupCommitter(pool, flushers=GROUP_FLUSHERS, db_wait=DB_WAIT)
+    committer = GroupCommitter(ingest, flushers=GROUP_FLUSHERS, db_wait=DB_WAIT)
     receiver = Receiver(pool, metrics.count_delivery, committer)
     batches = BatchReceiver(
         pool, receiver.endpoints, KeyRing(pool), settings.jwt_audience, settings.jwt_issuer,

@@ -5,6 +5,11 @@ timeout and counts the attempt) and applied in a second. If the apply fails or t
 dies, its transaction rolls back and the messages come back after the timeout (with an
 exponential back-off after an error); after `max_attempts` they are dead-lettered with the
 last error. Normalization is idempotent, so a batch applied again changes nothing.
+
+The claim spans orgs and stays the owner's (it also dead-letters); the apply does not: a
+claimed batch is applied per org, each group in a transaction of its own as the worker
+role (qdx_worker) with that org set, so row-level security keeps a normalizer's reads
+and writes within the org of its events.
 """
 
 from __future__ import annotations
@@ -14,10 +19,12 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID
 
 import psycopg
 
 from db.queries import QUERIES
+from db.scope import as_worker_async
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +62,14 @@ async def drain_batch(
         {"qty": config.batch_size, "vt": config.visibility_timeout,
          "max_attempts": config.max_attempts},
     )  # fmt: skip
-    msg_ids = [row[0] for row in await cursor.fetchall()]
-    if msg_ids:
-        await _apply(conn, msg_ids, progress)
-    return len(msg_ids)
+    by_org: dict[UUID, list[int]] = {}
+    claimed = 0
+    for msg_id, _read_ct, org_id in await cursor.fetchall():
+        by_org.setdefault(org_id, []).append(msg_id)
+        claimed += 1
+    for org_id, msg_ids in by_org.items():
+        await _apply(conn, org_id, msg_ids, progress)
+    return claimed
 
 
 # SQLSTATE classes and codes worth retrying as they are: serialization failure and
@@ -67,14 +78,15 @@ TRANSIENT = ("40", "55P03", "57014")
 
 
 async def _apply(
-    conn: psycopg.AsyncConnection[Any], msg_ids: list[int], progress: Progress
+    conn: psycopg.AsyncConnection[Any], org_id: UUID, msg_ids: list[int], progress: Progress
 ) -> None:
-    """Apply claimed messages in one transaction. A transient error defers them (back-off,
+    """Apply claimed messages of one org in one transaction as the worker role, with that
+    org set. A transient error defers them (back-off,
     then dead letter). Any other error comes from one bad event that got past its
     normalizer (a value a canonical table refuses): the batch is split in halves until the
     culprit is alone, so it alone is deferred and then given up."""
     try:
-        async with conn.transaction():
+        async with as_worker_async(conn, org_id):
             cursor = await conn.execute(QUERIES["apply_ingest"], {"msg_ids": msg_ids})
             rows = await cursor.fetchall()
     except psycopg.Error as exc:
@@ -82,12 +94,13 @@ async def _apply(
             raise  # the messages come back after their visibility timeout
         if len(msg_ids) > 1 and not (exc.sqlstate or "").startswith(TRANSIENT):
             half = len(msg_ids) // 2
-            await _apply(conn, msg_ids[:half], progress)
-            await _apply(conn, msg_ids[half:], progress)
+            await _apply(conn, org_id, msg_ids[:half], progress)
+            await _apply(conn, org_id, msg_ids[half:], progress)
             return
         message = (exc.diag.message_primary or str(exc)).strip()
         log.warning("normalize: batch of %d deferred: %s", len(msg_ids), message)
-        await conn.execute(QUERIES["defer_ingest"], {"msg_ids": msg_ids, "error": message})
+        async with as_worker_async(conn, org_id):
+            await conn.execute(QUERIES["defer_ingest"], {"msg_ids": msg_ids, "error": message})
         progress.deferred += 1
         return
     progress.batches += 1

@@ -6,7 +6,8 @@ every canonical row the events speak of is recomputed and written only where it 
 Nothing is truncated or deleted first: readers see the previous rows until a chunk's
 recomputed rows replace them, and a replay that stops halfway leaves a consistent state
 (running it again finishes the job). While it runs, the org's replay lock holds back the
-queue's batches for that org, so they cannot interleave with it.
+queue's batches for that org, so they cannot interleave with it. Each chunk runs as the
+worker role (qdx_worker) with the org set: row-level security keeps it within the org.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import psycopg
 
 from db.errors import mapped_errors
 from db.queries import QUERIES
+from db.scope import as_worker
 
 Bound = tuple[datetime | None, UUID | None]
 
@@ -64,9 +66,10 @@ def replay(
         org_id = row[1]
         try:
             params: dict[str, Any] = {"org_id": org_id, "since": since, "source": source}
-            rows = lock_conn.execute(
-                QUERIES["replay_bounds"], {**params, "chunk": chunk}
-            ).fetchall()
+            with as_worker(lock_conn, org_id):
+                rows = lock_conn.execute(
+                    QUERIES["replay_bounds"], {**params, "chunk": chunk}
+                ).fetchall()
             ends: list[Bound] = [(r[0], r[1]) for r in rows]
             result.total = int(rows[-1][2]) if rows else 0  # the last bound's position
             starts: list[Bound] = [(None, None), *ends[:-1]] if ends else []
@@ -103,11 +106,13 @@ def _run_chunks(
                     return
                 (after_at, after_id), (until_at, until_id) = item
                 try:
-                    rows = conn.execute(
-                        QUERIES["replay_range"],
-                        {**params, "after_received_at": after_at, "after_event_id": after_id,
-                         "until_received_at": until_at, "until_event_id": until_id},
-                    ).fetchall()  # fmt: skip
+                    with as_worker(conn, params["org_id"]):
+                        rows = conn.execute(
+                            QUERIES["replay_range"],
+                            {**params, "after_received_at": after_at,
+                             "after_event_id": after_id, "until_received_at": until_at,
+                             "until_event_id": until_id},
+                        ).fetchall()  # fmt: skip
                 except BaseException:
                     failed.set()
                     raise

@@ -6,11 +6,13 @@ import contextlib
 import logging
 from datetime import timedelta
 from typing import Any
+from uuid import UUID
 
 from procrastinate import Blueprint, JobContext
 from procrastinate.exceptions import AlreadyEnqueued
 
 from db.queries import QUERIES
+from db.scope import as_worker_async
 from web.tokens import new_signing_key
 
 blueprint = Blueprint()
@@ -90,8 +92,10 @@ METRICS_QUEUE = "metrics"
 async def refresh_metrics(context: JobContext, org_id: str) -> None:
     """Recompute the metric units of one org that its pending marks reach."""
     connector: Any = context.app.connector
-    row = await connector.execute_query_one_async(QUERIES["metrics_refresh"], org_id=org_id)
-    log.info("metrics refreshed", extra={"org_id": org_id, "result": row["result"]})
+    # As the worker role, with the org set: row-level security keeps it within the org.
+    async with connector.pool.connection() as conn, as_worker_async(conn, UUID(org_id)):
+        row = await (await conn.execute(QUERIES["metrics_refresh"], {"org_id": org_id})).fetchone()
+    log.info("metrics refreshed", extra={"org_id": org_id, "result": row[0] if row else None})
 
 
 @blueprint.periodic(cron="*/5 * * * *", periodic_id="refresh_metrics_pending")

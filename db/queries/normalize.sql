@@ -1,6 +1,9 @@
 -- claim_ingest --
--- Claim a batch of ingest messages (SKIP LOCKED, hidden for the visibility timeout); dead-letter the exhausted.
-SELECT msg_id, read_ct FROM core.claim_ingest(%(qty)s, %(vt)s, %(max_attempts)s)
+-- Claim a batch of ingest messages (SKIP LOCKED, hidden for the visibility timeout), with each one's org; dead-letter the exhausted.
+SELECT c.msg_id, c.read_ct, (q.message->>'org_id')::uuid AS org_id
+FROM core.claim_ingest(%(qty)s, %(vt)s, %(max_attempts)s) c
+JOIN pgmq.q_ingest q ON q.msg_id = c.msg_id
+ORDER BY c.msg_id
 
 -- apply_ingest --
 -- Normalize the events of claimed messages and archive the messages.

@@ -1,7 +1,8 @@
 """Roles for row-level security, and the registry of direct-SQL login roles.
 
-- `qdx_app` (no login, no BYPASSRLS): the role web requests and workers take per
-  transaction (`SET LOCAL ROLE`), their org and teams set with `set_config(..., true)`.
+- `qdx_app` (no login, no BYPASSRLS): the role web read requests take per transaction
+  (`SET LOCAL ROLE`), their org and teams set with `set_config(..., true)` (the
+  services' writes take `qdx_worker`, revision 0011).
 - `qdx_sql` (no login): the group of the login roles `qdx sql-role create` makes for
   psql users; it may read the `api` views, nothing else.
 - `auth.sql_roles`: which org (and teams) each such login role is bound to (also the

@@ -2,7 +2,7 @@
 --
 -- A login role that `qdx sql-role create` made (a psql user) is bound to its org and
 -- teams in auth.sql_roles, looked up by session_user: nothing it can SET changes that.
--- Anything else (the web's and workers' `qdx_app` transactions) carries its scope in the
+-- Anything else (the web's `qdx_app` transactions) carries its scope in the
 -- transaction-local settings qdx.org_id and qdx.team_ids (comma-separated team ids),
 -- set by the server from a verified token before anything else runs.
 

@@ -51,23 +51,39 @@ BEGIN
 END $$;
 
 -- Normalize the events of claimed messages and archive the messages, in the caller's
--- transaction. Returns the count per outcome.
+-- transaction. Returns the count per outcome. Under the worker role the transaction has
+-- set one org (the normalizer applies a batch per org): every message must be of that
+-- org and its event visible, or nothing is applied (a message archived unread would be
+-- an event lost).
 CREATE OR REPLACE FUNCTION core.apply_ingest(p_msg_ids bigint[])
 RETURNS TABLE (status text, events bigint) LANGUAGE plpgsql AS $$
 DECLARE
     v_org_ids uuid[];
     v_event_ids uuid[];
     v_received_at timestamptz[];
+    v_org uuid := auth.caller_org();
+    v_events core.inbound[];
 BEGIN
     SELECT array_agg((q.message->>'org_id')::uuid), array_agg((q.message->>'event_id')::uuid),
            array_agg((q.message->>'received_at')::timestamptz)
     INTO v_org_ids, v_event_ids, v_received_at
     FROM pgmq.q_ingest q WHERE q.msg_id = ANY (p_msg_ids);
+    IF v_org IS NOT NULL
+       AND EXISTS (SELECT FROM unnest(v_org_ids) o WHERE o IS DISTINCT FROM v_org) THEN
+        RAISE EXCEPTION 'ingest messages of another org than the transaction''s'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
     -- A replay of an org holds its lock exclusively: wait for it rather than interleave.
     PERFORM pg_advisory_xact_lock_shared(core.org_lock_key(o, 'replay'))
     FROM (SELECT DISTINCT unnest(v_org_ids) AS o ORDER BY 1) orgs;
-    RETURN QUERY SELECT * FROM core.normalize_events(
-        core.inbound_events(v_org_ids, v_event_ids, v_received_at));
+    v_events := core.inbound_events(v_org_ids, v_event_ids, v_received_at);
+    IF cardinality(v_events) <> coalesce(cardinality(v_event_ids), 0) THEN
+        RAISE EXCEPTION '% of % ingest messages name an event this transaction cannot read',
+            coalesce(cardinality(v_event_ids), 0) - cardinality(v_events),
+            coalesce(cardinality(v_event_ids), 0)
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN QUERY SELECT * FROM core.normalize_events(v_events);
     PERFORM pgmq.archive('ingest', p_msg_ids);
 END $$;
 

@@ -2,9 +2,14 @@
 -- writer's transaction, and asks for a refresh of the org (one waiting job per org, run
 -- by the procrastinate worker a moment later, so a burst of batches is refreshed once).
 
+-- The job table is cross-org housekeeping, not a tenant table: the worker role
+-- (qdx_worker) writes rows that fire these marks but has no grant on it, so this runs
+-- with its owner's rights (on the allow-list of tests/test_security_catalog.py). It does
+-- only this insert; asking for a refresh of an org reveals and changes nothing of it.
+-- (search_path: procrastinate's own triggers on the table name its objects unqualified.)
 CREATE OR REPLACE FUNCTION metrics.request_refresh(p_orgs uuid[])
-RETURNS void LANGUAGE sql AS $$
-    INSERT INTO procrastinate_jobs (queue_name, task_name, priority, lock, queueing_lock,
+RETURNS void LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_catalog, pg_temp AS $$
+    INSERT INTO public.procrastinate_jobs (queue_name, task_name, priority, lock, queueing_lock,
                                     args, scheduled_at)
     SELECT 'metrics', 'qdx:refresh_metrics', 0, 'metrics:' || o, 'metrics:' || o,
            jsonb_build_object('org_id', o::text), now() + interval '2 seconds'

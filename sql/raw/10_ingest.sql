@@ -34,8 +34,11 @@ END $$;
 
 -- Accept a batch of deliveries (the group committer's) in one call: the same outcome as
 -- raw.accept_event for each in input order, in the caller's transaction, but with one
--- statement per step for the whole batch (one round trip, one queue insert, no per-row
--- function calls). The caller orders the batch by key: one lock order for every batch.
+-- statement per step and org for the whole batch (one round trip, one queue insert, no
+-- per-row function calls). The caller orders the batch by key: one lock order for every
+-- batch. The deliveries of each org are stored with that org set for the transaction
+-- (qdx.org_id), so under the worker role (qdx_worker) row-level security admits only
+-- that org's rows in each statement: a delivery can only land in its own org.
 -- p_body_sha256: each body's sha256, computed by the caller from the same bytes (this
 -- server's own sha256, built without OpenSSL, costs about 5x the CPU of Python's).
 -- Returns one row per input: its 1-based position, the event id (the first one
@@ -51,49 +54,67 @@ DECLARE
     v_now timestamptz := clock_timestamp();
     v_n int := coalesce(cardinality(p_delivery_key), 0);
     v_ids uuid[];
+    v_org uuid;
     v_new int[];
+    v_all_new int[] := '{}';
+    v_ord int[] := '{}';
+    v_event_ids uuid[] := '{}';
 BEGIN
     IF v_n = 0 THEN
         RETURN;
     END IF;
-    v_ids := ARRAY(SELECT gen_random_uuid() FROM generate_series(1, v_n));
-    -- ON CONFLICT DO NOTHING also skips a second copy of a key within this batch.
-    WITH claimed AS (
-        INSERT INTO raw.deliveries AS d (org_id, source, delivery_key, event_id, received_at)
-        SELECT p_org_id[i], p_source[i], p_delivery_key[i], v_ids[i], v_now
-        FROM generate_series(1, v_n) AS i
-        ORDER BY i
-        ON CONFLICT ON CONSTRAINT deliveries_pkey DO NOTHING
-        RETURNING d.event_id
-    )
-    SELECT array_agg(n.i ORDER BY n.i) INTO v_new
-    FROM claimed c JOIN unnest(v_ids) WITH ORDINALITY AS n(id, i) ON n.id = c.event_id;
-    IF v_new IS NOT NULL THEN
-        INSERT INTO raw.events (org_id, received_at, event_id, endpoint_id, source, event_type,
-                                delivery_key, content_type, headers, body, body_sha256)
-        SELECT p_org_id[i], v_now, v_ids[i], p_endpoint_id[i], p_source[i], p_event_type[i],
-               p_delivery_key[i], p_content_type[i], p_headers[i], p_body[i], p_body_sha256[i]
-        FROM unnest(v_new) AS i;
-        -- What pgmq.send_batch('ingest', ...) does, as a static statement: send_batch
-        -- builds and plans its INSERT anew on every call (EXECUTE format(...)).
-        INSERT INTO pgmq.q_ingest (vt, message)
-        SELECT clock_timestamp(),
-               jsonb_build_object('event_id', v_ids[i], 'org_id', p_org_id[i],
-                                  'source', p_source[i], 'received_at', v_now)
-        FROM unnest(v_new) AS i
-        ORDER BY i;
+    IF array_position(p_org_id, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'every delivery needs an org' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    -- A statement of its own: it sees keys that a concurrent transaction committed while
-    -- this one waited on them.
-    RETURN QUERY
-    SELECT i, CASE WHEN fresh.i IS NOT NULL THEN v_ids[i] ELSE (
-               SELECT d.event_id FROM raw.deliveries d
-               WHERE d.org_id = p_org_id[i] AND d.source = p_source[i]
-                 AND d.delivery_key = p_delivery_key[i]) END,
-           fresh.i IS NOT NULL
-    FROM generate_series(1, v_n) AS i
-    LEFT JOIN unnest(v_new) AS fresh(i) USING (i)
+    v_ids := ARRAY(SELECT gen_random_uuid() FROM generate_series(1, v_n));
+    FOR v_org IN SELECT DISTINCT o FROM unnest(p_org_id) AS o ORDER BY 1 LOOP
+        PERFORM set_config('qdx.org_id', v_org::text, true);
+        -- ON CONFLICT DO NOTHING also skips a second copy of a key within this batch.
+        WITH claimed AS (
+            INSERT INTO raw.deliveries AS d (org_id, source, delivery_key, event_id,
+                                             received_at)
+            SELECT p_org_id[i], p_source[i], p_delivery_key[i], v_ids[i], v_now
+            FROM generate_series(1, v_n) AS i
+            WHERE p_org_id[i] = v_org
+            ORDER BY i
+            ON CONFLICT ON CONSTRAINT deliveries_pkey DO NOTHING
+            RETURNING d.event_id
+        )
+        SELECT array_agg(n.i ORDER BY n.i) INTO v_new
+        FROM claimed c JOIN unnest(v_ids) WITH ORDINALITY AS n(id, i) ON n.id = c.event_id;
+        IF v_new IS NOT NULL THEN
+            INSERT INTO raw.events (org_id, received_at, event_id, endpoint_id, source,
+                                    event_type, delivery_key, content_type, headers, body,
+                                    body_sha256)
+            SELECT p_org_id[i], v_now, v_ids[i], p_endpoint_id[i], p_source[i],
+                   p_event_type[i], p_delivery_key[i], p_content_type[i], p_headers[i],
+                   p_body[i], p_body_sha256[i]
+            FROM unnest(v_new) AS i;
+            v_all_new := v_all_new || v_new;
+        END IF;
+        -- A statement of its own: it sees keys that a concurrent transaction committed
+        -- while this one waited on them.
+        SELECT v_ord || array_agg(i ORDER BY i),
+               v_event_ids || array_agg(CASE WHEN i = ANY (v_new) THEN v_ids[i] ELSE (
+                   SELECT d.event_id FROM raw.deliveries d
+                   WHERE d.org_id = v_org AND d.source = p_source[i]
+                     AND d.delivery_key = p_delivery_key[i]) END ORDER BY i)
+        INTO v_ord, v_event_ids
+        FROM generate_series(1, v_n) AS i
+        WHERE p_org_id[i] = v_org;
+    END LOOP;
+    -- What pgmq.send_batch('ingest', ...) does, as a static statement: send_batch builds
+    -- and plans its INSERT anew on every call (EXECUTE format(...)).
+    INSERT INTO pgmq.q_ingest (vt, message)
+    SELECT clock_timestamp(),
+           jsonb_build_object('event_id', v_ids[i], 'org_id', p_org_id[i],
+                              'source', p_source[i], 'received_at', v_now)
+    FROM unnest(v_all_new) AS i
     ORDER BY i;
+    RETURN QUERY
+    SELECT r.i, r.event_id, r.i = ANY (v_all_new)
+    FROM unnest(v_ord, v_event_ids) AS r(i, event_id)
+    ORDER BY r.i;
 END $$;
 
 -- The name of the monthly partition of raw.events that holds a day.

@@ -1,6 +1,7 @@
--- What the server's per-request role reads: qdx_app (the web and, later, the workers take
--- it with SET LOCAL ROLE in each transaction, their org and teams set transaction-locally;
--- db/scope.py). Row-level security scopes every table to the caller's org; the grants
+-- What the server's per-request role reads: qdx_app (the web's reads, REST, GraphQL, CSV
+-- and MCP, take it with SET LOCAL ROLE in each transaction, the caller's org and teams set
+-- transaction-locally; db/scope.py; the services' writes take qdx_worker instead:
+-- sql/security/30_workers.sql). Row-level security scopes every table to the caller's org; the grants
 -- keep it away from secrets (webhook secrets, signing keys, SQL logins) and from writing.
 
 GRANT USAGE ON SCHEMA auth, core, identity, metrics, api, audit TO qdx_app;

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from db.queries import QUERIES
+from db.scope import as_worker_async
 from web.tokens import InvalidToken, verify_token
 from web.webhooks.delivery import Delivery, Rejected, malformed
 from web.webhooks.keys import KeyRing
@@ -128,10 +129,11 @@ class BatchReceiver:
         new = 0
         async with (
             self.pool.connection(timeout=10.0) as conn,
-            conn.transaction(),
+            as_worker_async(conn, org_id),
             conn.cursor() as cursor,
         ):
-            # One transaction, pipelined: one round trip for the whole batch.
+            # One transaction as the worker role for the endpoint's org, pipelined: one
+            # round trip for the whole batch.
             await cursor.executemany(QUERIES["accept_event"], params, returning=True)
             while True:
                 row = await cursor.fetchone()

@@ -201,6 +201,7 @@ class Receiver:
                 # The server may have restarted: drop every dead idle connection now, so the
                 # vendor's retry gets a live one.
                 await self.pool.check()
+                await self.committer.pool.check()
             return await _answer(send, 503, UNAVAILABLE, RETRY_AFTER)
 
     async def _receive(

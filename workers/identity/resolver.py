@@ -42,6 +42,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from db.queries import QUERIES
+from db.scope import as_worker
 from workers.identity.matcher import (
     LEVELS,
     MIN_TRAINING_PAIRS,
@@ -699,7 +700,8 @@ def resolve(conn: Conn, org_id: UUID, *, everything: bool = False, limit: int = 
     started = time.perf_counter()
     out = Outcome()
     org = {"org_id": org_id}
-    with conn.transaction():
+    # As the worker role, with the org set: row-level security keeps it within the org.
+    with as_worker(conn, org_id):
         if wait:
             conn.execute(QUERIES["identity_lock"], org)
         elif not _one(conn, "identity_try_lock", org):
