@@ -12,8 +12,12 @@ process of their own, so their JSON-RPC and pydantic work is not counted as the
 server's (they still share the machine's cores). Results go to bench/results/mcp.json.
 
 With --profile, a last MCP pass of --seconds runs under py-spy (`pip install py-spy`)
-attached to the web process; the functions with the most samples (own and with what
-they call) are printed and saved to bench/results/mcp-profile.txt.
+attached to the web process, sampling it while it holds the GIL: its Python work.
+Without --gil, half of py-spy's samples were in psycopg's send frames, inside libpq
+calls that release the GIL (most likely the web process waiting for a core after waking
+a database backend on two busy cores). The functions with the most
+samples (own and with what they call) are printed and saved to
+bench/results/mcp-profile.txt.
 """
 
 from __future__ import annotations
@@ -136,7 +140,7 @@ def profile(pid: int, load: Any, out: Path, top: int = 25) -> str:
         return "py-spy is not installed: pip install py-spy"
     raw = out.with_suffix(".raw")
     rec = subprocess.Popen([spy, "record", "--pid", str(pid), "--format", "raw", "--rate",
-                            "200", "--nolineno", "--nonblocking", "-o", str(raw)],
+                            "200", "--gil", "--nolineno", "--nonblocking", "-o", str(raw)],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     time.sleep(1)
     try:
@@ -157,7 +161,7 @@ def profile(pid: int, load: Any, out: Path, top: int = 25) -> str:
         own[frames[-1]] += n
         for frame in set(frames):
             total[frame] += n
-    lines = [f"{samples} samples of the web process (py-spy, 200/s, idle threads left out)",
+    lines = [f"{samples} samples of the web process (py-spy, 200/s, holding the GIL)",
              "", "own samples:"]  # fmt: skip
     lines += [f"  {100 * n / samples:5.1f}%  {f}" for f, n in own.most_common(top)]
     lines += ["", "with callees:"]
