@@ -743,7 +743,7 @@ def test_stateless_streamable_http_get_and_delete(served: Served) -> None:
 
 
 def test_servers_open_no_tracing_span_per_message() -> None:
-    # (the SDK's no-op OpenTelemetry span cost 3-4% of the web's CPU per call; its
+    # (the SDK's no-op OpenTelemetry span cost 2-3.5% of the web's CPU per call; its
     # request-state boundary stays)
     server = ScopedServer("quantum-metrics", cast(Toolbox, None))
     kinds = [type(m).__name__ for m in server.middleware]

@@ -71,7 +71,7 @@ class ScopedServer(MCPServer[Any]):
         self.box = box
         # No OpenTelemetry span per message (the SDK's default, a no-op without an
         # exporter, which this deployment never installs: its telemetry is /metrics and
-        # the logs): opening and closing the no-op span was 3-4% of the web process's
+        # the logs): opening and closing the no-op span was 2-3.5% of the web process's
         # CPU per tool call. The SDK's other middleware (request-state boundary) stays.
         self.middleware[:] = [m for m in self.middleware
                               if not isinstance(m, OpenTelemetryMiddleware)]  # fmt: skip
