@@ -6,7 +6,9 @@ Like bench.serving it generates an org with bench.metrics' history (1M changes a
 metrics and starts `qdx serve` on it as `make run` does. Then N MCP sessions (the SDK's
 client over Streamable HTTP, default 10) each call `get_metric` over the same questions
 as bench.serving (four metrics, four teams, two granularities) for --seconds: p50/p95
-per call and calls/s; REST: the same questions from N clients; bare: the same
+per call and calls/s, then again with clients of the handshake era (the SDK's client
+in mode "legacy": initialize, then requests the SDK serves statelessly with a transport
+each); REST: the same questions from N clients; bare: the same
 `api.get_metric` calls from N psycopg connections. The MCP and REST clients run in a
 process of their own, so their JSON-RPC and pydantic work is not counted as the
 server's (they still share the machine's cores). Results go to bench/results/mcp.json.
@@ -47,6 +49,7 @@ import psutil
 import psycopg
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
+from mcp_types.version import LATEST_HANDSHAKE_VERSION
 
 from bench import metrics as bm
 from bench import start_serve
@@ -57,10 +60,11 @@ from qdx.settings import Settings
 from web.tokens import issue_token
 
 RESULTS = Path(__file__).parent / "results"
+HANDSHAKE = LATEST_HANDSHAKE_VERSION
 
 
 async def mcp_load(url: str, token: str, asks: list[tuple[str, str, str]], sessions: int,
-                   seconds: float) -> dict[str, Any]:  # fmt: skip
+                   seconds: float, mode: str = "auto") -> dict[str, Any]:  # fmt: skip
     latencies: list[float] = []
     errors = 0
 
@@ -70,7 +74,9 @@ async def mcp_load(url: str, token: str, asks: list[tuple[str, str, str]], sessi
         headers = {"Authorization": f"Bearer {token}"}
         async with (
             httpx2.AsyncClient(headers=headers, timeout=60) as http,
-            Client(streamable_http_client(f"{url}/mcp/metrics", http_client=http)) as client,
+            Client(
+                streamable_http_client(f"{url}/mcp/metrics", http_client=http), mode=mode
+            ) as client,
         ):
             m, t, g = asks[k % len(asks)]  # warm up: the session, and a plan
             await client.call_tool("get_metric", {"metric": m, "team": t, "granularity": g})
@@ -230,6 +236,9 @@ def main() -> None:
         web = psutil.Process(proc.pid)
         results["mcp"] = served(web, _mcp_load, *load)
         print(f"  {results['mcp']}", flush=True)
+        print(f"MCP get_metric, handshake-era clients (initialize, {HANDSHAKE}) ...", flush=True)
+        results["mcp_handshake"] = served(web, _mcp_load, *load, "legacy")
+        print(f"  {results['mcp_handshake']}", flush=True)
         print(f"REST metric, {args.sessions} clients ...", flush=True)
         results["rest"] = served(web, _rest_load, *load)
         print(f"  {results['rest']}", flush=True)
@@ -254,6 +263,10 @@ def main() -> None:
           f"errors {m['errors']}  "
           f"ratio p50 {m['p50_ms'] / b['p50_ms']:.2f}x  p95 {m['p95_ms'] / b['p95_ms']:.2f}x  "
           f"throughput {m['per_s'] / b['per_s']:.2f}x")  # fmt: skip
+    h = results["mcp_handshake"]
+    print(f"MCP, handshake clients   p50 {h['p50_ms']:6.1f} ms  p95 {h['p95_ms']:6.1f} ms  "
+          f"{h['per_s']:6.0f}/s  web CPU {h['web_cpu_ms_per_call']:.2f} ms/call (client "
+          f"{h['client_cpu_ms_per_call']:.2f})  errors {h['errors']}")  # fmt: skip
     r = results["rest"]
     print(f"REST metric ({r['clients']} clients) p50 {r['p50_ms']:6.1f} ms  p95 "
           f"{r['p95_ms']:6.1f} ms  {r['per_s']:6.0f}/s  web CPU "
