@@ -19,7 +19,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import httpx2
@@ -39,6 +39,7 @@ from tests.helpers import free_port
 from tests.metrics_helpers import World, acme_with_teams, at
 from web.app import create_app
 from web.mcp_server.gate import _allowed, metadata_url, transport_security
+from web.mcp_server.toolbox import ScopedServer, Toolbox
 from web.tokens import issue_token
 
 WINDOW = "2026-01-01..2026-06-30"
@@ -743,6 +744,15 @@ def test_stateless_streamable_http_get_and_delete(served: Served) -> None:
     assert httpx.delete(served.url + "/mcp/metrics", headers=auth).status_code == 405
     # Unauthenticated, they are 401 like any request.
     assert httpx.get(served.url + "/mcp/metrics").status_code == 401
+
+
+def test_servers_open_no_tracing_span_per_message() -> None:
+    # (the SDK's no-op OpenTelemetry span cost 2-3.5% of the web's CPU per call; its
+    # request-state boundary stays)
+    server = ScopedServer("quantum-metrics", cast(Toolbox, None))
+    kinds = [type(m).__name__ for m in server.middleware]
+    assert "OpenTelemetryMiddleware" not in kinds
+    assert "RequestStateBoundary" in kinds
 
 
 def test_an_sse_session_answers_its_own_caller_only(served: Served) -> None:

@@ -4,15 +4,18 @@ allow the request; both with a WWW-Authenticate header (RFC 6750)."""
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+import jwt
 import psycopg
 from psycopg_pool import PoolTimeout, TooManyRequests
 from starlette.requests import Request
 
-from web.tokens import Claims, InvalidToken, verify_token
+from web.tokens import LEEWAY, Claims, InvalidToken, verify_token
 from web.webhooks.keys import KeyRing
 
 REALM = "quantum-dx"
@@ -85,13 +88,51 @@ class Caller:
         return {"org": str(self.org_id), "teams": [str(t) for t in self.team_ids]}
 
 
-class Authenticator:
-    """Verifies the bearer token of a request against the org's signing keys."""
+@dataclass(frozen=True)
+class _Verified:
+    """A token that passed verify_token: its caller, the key that verified it and until
+    when verify_token would accept it."""
 
-    def __init__(self, keys: KeyRing, audience: str, issuer: str) -> None:
+    caller: Caller
+    kid: str
+    key: object
+    until: float
+
+
+class Authenticator:
+    """Verifies the bearer token of a request against the org's signing keys.
+
+    With `cache` > 0 it remembers that many tokens it verified (least recently used
+    first out), keyed by the whole token text: a token seen for the first time, or
+    differing by one character, is verified in full. A remembered token is accepted
+    again without its signature check only while verify_token would still accept it:
+    before its expiry (plus the same leeway) and while the key ring still holds the
+    very key that verified it (a key retired and dropped from the ring refuses its
+    tokens, remembered or not). Nothing that failed is remembered."""
+
+    def __init__(self, keys: KeyRing, audience: str, issuer: str, *, cache: int = 0) -> None:
         self.keys = keys
         self.audience = audience
         self.issuer = issuer
+        self.cache_size = cache
+        self._verified: OrderedDict[str, _Verified] = OrderedDict()
+
+    def _remembered(self, token: str) -> Caller | None:
+        hit = self._verified.get(token)
+        if hit is None:
+            return None
+        if time.time() >= hit.until or self.keys.keys.get(hit.kid) is not hit.key:
+            del self._verified[token]
+            return None
+        self._verified.move_to_end(token)
+        return hit.caller
+
+    def _remember(self, token: str, caller: Caller, keys: dict[str, Any]) -> None:
+        kid = str(jwt.get_unverified_header(token).get("kid"))
+        until = (caller.claims.expires_at + LEEWAY).timestamp()
+        self._verified[token] = _Verified(caller, kid, keys.get(kid), until)
+        while len(self._verified) > self.cache_size:
+            self._verified.popitem(last=False)
 
     async def caller(self, request: Request) -> Caller:
         header = request.headers.get("authorization")
@@ -103,6 +144,8 @@ class Authenticator:
             raise unauthorized("the Authorization header must be: Bearer <token>",
                                token_given=True)  # fmt: skip
         token = token.strip()
+        if self.cache_size and (known := self._remembered(token)) is not None:
+            return known
         try:
             keys = await self.keys.for_token(token)
         except InvalidToken as exc:
@@ -114,4 +157,7 @@ class Authenticator:
             claims = verify_token(token, keys, audience=self.audience, issuer=self.issuer)
         except InvalidToken as exc:
             raise unauthorized(str(exc), token_given=True) from None
-        return Caller(claims)
+        caller = Caller(claims)
+        if self.cache_size:
+            self._remember(token, caller, keys)
+        return caller
