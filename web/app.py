@@ -16,7 +16,7 @@ from starlette.types import Receive, Scope, Send
 
 from db.migrate import head_revision, sql_files
 from qdx.settings import Settings
-from web.api.auth import Authenticator
+from web.api.auth import TOKEN_CACHE, Authenticator
 from web.api.rest import Rest
 from web.api.sql import SqlEndpoint
 from web.health import Readiness, healthz
@@ -126,7 +126,10 @@ def create_app(settings: Settings, conninfo: str) -> App:
         pool, receiver.endpoints, KeyRing(pool), settings.jwt_audience, settings.jwt_issuer,
         metrics.count_delivery,
     )  # fmt: skip
-    rest = Rest(pool, Authenticator(KeyRing(pool), settings.jwt_audience, settings.jwt_issuer))
+    rest = Rest(
+        pool,
+        Authenticator(KeyRing(pool), settings.jwt_audience, settings.jwt_issuer, cache=TOKEN_CACHE),
+    )
     mcp = McpServers(settings, pool, rest, SqlEndpoint(rest))
     routes: list[BaseRoute] = [
         # Reached for HEAD and other methods only (405); App answers GET and POST itself.

@@ -99,6 +99,11 @@ class _Verified:
     until: float
 
 
+# Verified tokens a web process remembers (REST, GraphQL, SQL, CSV and MCP share one
+# Authenticator): a signature check costs about 0.23 ms, a tenth of an MCP call's CPU.
+TOKEN_CACHE = 4096
+
+
 class Authenticator:
     """Verifies the bearer token of a request against the org's signing keys.
 

@@ -23,7 +23,6 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from qdx.settings import Settings
-from web.api.auth import Authenticator
 from web.api.rest import Rest
 from web.api.sql import SqlEndpoint
 from web.mcp_server import incidents, metrics, people, sql
@@ -41,10 +40,6 @@ SERVERS = {
     "sql": ("quantum-sql", "Read-only SQL over the api views in the caller's scope, and "
             "what those views hold. Analyst role and up."),
 }  # fmt: skip
-# Tokens whose verification the gate remembers (an agent sends the same token with every
-# call: its EdDSA check and JWT parsing, 0.23 ms, were about a tenth of the web process's
-# CPU per call).
-TOKEN_CACHE = 4096
 
 
 class _NoStream:
@@ -73,8 +68,7 @@ class McpServers:
     def __init__(self, settings: Settings, pool: AsyncConnectionPool[Any], rest: Rest,
                  endpoint: SqlEndpoint) -> None:  # fmt: skip
         self.settings = settings
-        auth = Authenticator(rest.auth.keys, settings.jwt_audience, settings.jwt_issuer,
-                             cache=TOKEN_CACHE)  # fmt: skip
+        auth = rest.auth
         security = transport_security(settings)
         self.servers: dict[str, ScopedServer] = {}
         self._routes: list[BaseRoute] = []
