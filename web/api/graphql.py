@@ -184,14 +184,14 @@ def _scope_params(scope: dict[str, Any] | None) -> dict[str, Any]:
 
 @query.field("metrics")
 async def resolve_metrics(_: Any, info: Any) -> list[dict[str, Any]]:
-    body = await _run(info, "_list", {})
+    body = await _run(info, "metrics_list", {})
     return [{**_camel(m), "name": m["metric"]} for m in body["metrics"]]
 
 
 @query.field("metric")
 async def resolve_metric(_: Any, info: Any, name: str, scope: dict[str, Any] | None = None,
                          **kw: Any) -> dict[str, Any]:  # fmt: skip
-    body = await _run(info, "_series", {"metric": name, **_scope_params(scope), **kw})
+    body = await _run(info, "metric_series", {"metric": name, **_scope_params(scope), **kw})
     return {**body, "points": [_camel(p) for p in body["series"]]}
 
 
@@ -200,7 +200,7 @@ async def resolve_explain(_: Any, info: Any, metric: str, scope: dict[str, Any] 
                           first: int = 100, after: str | None = None,
                           **kw: Any) -> dict[str, Any]:  # fmt: skip
     params = {"metric": metric, **_scope_params(scope), **kw, "limit": first, "cursor": after}
-    body = await _run(info, "_explain", params)
+    body = await _run(info, "metric_explain", params)
     edges = [{"cursor": encode_cursor(datetime.fromisoformat(i["at"]), i["entity_id"]),
               "node": _camel(i)} for i in body["items"]]  # fmt: skip
     page = body["page_info"]

@@ -121,15 +121,15 @@ class Rest:
     # --- endpoints ---------------------------------------------------------------------
 
     async def list_metrics(self, request: Request) -> Response:
-        return await self._read(request, "GET /api/v1/metrics", (), self._list)
+        return await self._read(request, "GET /api/v1/metrics", (), self.metrics_list)
 
     async def get_metric(self, request: Request) -> Response:
         return await self._read(request, "GET /api/v1/metrics/{metric}", SERIES_PARAMS,
-                                self._series)  # fmt: skip
+                                self.metric_series)  # fmt: skip
 
     async def explain_metric(self, request: Request) -> Response:
         return await self._read(request, "GET /api/v1/metrics/{metric}/explain",
-                                EXPLAIN_PARAMS, self._explain)  # fmt: skip
+                                EXPLAIN_PARAMS, self.metric_explain)  # fmt: skip
 
     async def openapi(self, request: Request) -> Response:
         return JSONResponse(document())
@@ -297,14 +297,14 @@ class Rest:
             scope["team"] = team
         return scope
 
-    async def _list(self, conn: psycopg.AsyncConnection[Any], caller: Caller,
+    async def metrics_list(self, conn: psycopg.AsyncConnection[Any], caller: Caller,
                     params: dict[str, str]) -> tuple[Any, int]:  # fmt: skip
         async with conn.cursor(row_factory=dict_row) as cur:
             await cur.execute(QUERIES["metrics_list"])
             rows = await cur.fetchall()
         return {"metrics": _json(rows)}, len(rows)
 
-    async def _series(self, conn: psycopg.AsyncConnection[Any], caller: Caller,
+    async def metric_series(self, conn: psycopg.AsyncConnection[Any], caller: Caller,
                       params: dict[str, str]) -> tuple[Any, int]:  # fmt: skip
         scope = await self._scope(conn, caller, params)
         async with conn.cursor(row_factory=dict_row) as cur:
@@ -330,7 +330,7 @@ class Rest:
         }  # fmt: skip
         return body, len(rows)
 
-    async def _explain(self, conn: psycopg.AsyncConnection[Any], caller: Caller,
+    async def metric_explain(self, conn: psycopg.AsyncConnection[Any], caller: Caller,
                        params: dict[str, str]) -> tuple[Any, int]:  # fmt: skip
         scope = await self._scope(conn, caller, params)
         try:

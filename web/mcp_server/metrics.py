@@ -51,7 +51,7 @@ def build(box: Toolbox, server: ScopedServer) -> None:
                          granularity=granularity, aggregation=aggregation, mode=mode)  # fmt: skip
 
         async def read(conn: Conn, caller: Caller) -> Answer:
-            body, rows = await box.rest._series(conn, caller, dict(params))
+            body, rows = await box.rest.metric_series(conn, caller, dict(params))
             values = [p["value"] for p in body["series"]]
             where = f" for team {body['scope']['team']}" if "team" in body["scope"] else ""
             if len(values) == 1:
@@ -67,7 +67,7 @@ def build(box: Toolbox, server: ScopedServer) -> None:
 
     async def list_metrics(ctx: Context) -> CallToolResult:
         async def read(conn: Conn, caller: Caller) -> Answer:
-            body, rows = await box.rest._list(conn, caller, {})
+            body, rows = await box.rest.metrics_list(conn, caller, {})
             names = ", ".join(m["metric"] for m in body["metrics"])
             return Answer(body, rows, f"{rows} metrics: {names}")
 
@@ -88,7 +88,7 @@ def build(box: Toolbox, server: ScopedServer) -> None:
                          mode=mode, limit=limit, cursor=cursor)  # fmt: skip
 
         async def read(conn: Conn, caller: Caller) -> Answer:
-            body, rows = await box.rest._explain(conn, caller, dict(params))
+            body, rows = await box.rest.metric_explain(conn, caller, dict(params))
             more = body["page_info"]["has_next_page"]
             text = f"{rows} units behind {metric} over {window}" + (
                 "; more with cursor=page_info.end_cursor" if more else ""
