@@ -37,27 +37,22 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx2
 import psutil
-import psycopg
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp_types.version import LATEST_HANDSHAKE_VERSION
 
 from bench import metrics as bm
 from bench import start_serve
-from bench.serving import bare_load, combos, rest_load
+from bench.serving import bare_load, combos, prepare, rest_load
 from db.embedded import EmbeddedPostgres
 from db.migrate import migrate
-from qdx.settings import Settings
-from web.tokens import issue_token
 
 RESULTS = Path(__file__).parent / "results"
 HANDSHAKE = LATEST_HANDSHAKE_VERSION
@@ -202,33 +197,7 @@ def main() -> None:
         info, _ = server.start()
         conninfo = info.conninfo()
         migrate(conninfo)
-        org = uuid.UUID(int=random.Random(7).getrandbits(128), version=4)  # noqa: S311
-        end = (time.time() // bm.HOUR) * bm.HOUR - 4 * bm.HOUR
-        data = home / "data"
-        data.mkdir()
-        hist = bm.History(sizes, 7, end, org, data)
-        print(f"generating {sizes.changes:,} changes ...", flush=True)
-        hist.write_people()
-        head = hist.write_changes()
-        hist.write_deploys_and_incidents(head)
-        with psycopg.connect(conninfo) as conn:
-            conn.execute("INSERT INTO auth.orgs (org_id, slug, name) VALUES (%s, %s, 'Bench')",
-                         (org, bm.SLUG))  # fmt: skip
-            conn.commit()
-            print("loading ...", flush=True)
-            bm.load(conn, hist, org, {})
-        bm.settle(conninfo)
-        with psycopg.connect(conninfo) as conn:
-            print("computing metrics ...", flush=True)
-            conn.execute("SELECT metrics.rebuild(%s)", (org,))
-            conn.commit()
-        bm.settle(conninfo)
-        settings = Settings.from_env({"QDX_PORT": str(http_port)})
-        with psycopg.connect(conninfo) as conn:
-            token, _ = issue_token(
-                conn, org=bm.SLUG, teams=[], role="viewer", ttl=timedelta(hours=2),
-                subject="bench", issuer=settings.jwt_issuer, audience=settings.jwt_audience,
-            )  # fmt: skip
+        hist, token = prepare(conninfo, sizes, http_port, "viewer", home)
         proc, url = start_serve(conninfo, http_port)
         asks = combos(hist)
         print(f"MCP get_metric, {args.sessions} sessions, {args.seconds:.0f}s ...", flush=True)

@@ -180,6 +180,41 @@ def bare_export(conninfo: str) -> dict[str, Any]:
     return {"rows": rows, "mb": size / 1e6, "seconds": elapsed, "rows_per_s": rows / elapsed}
 
 
+def prepare(conninfo: str, sizes: Any, http_port: int, role: str,
+            home: Path) -> tuple[Any, str]:  # fmt: skip
+    """bench.metrics' history of `sizes` generated under `home`, loaded into a migrated
+    database, its metrics computed; and a token of `role` for the org, for a server on
+    `http_port`."""
+    org = uuid.UUID(int=random.Random(7).getrandbits(128), version=4)  # noqa: S311
+    end = (time.time() // bm.HOUR) * bm.HOUR - 4 * bm.HOUR
+    data = home / "data"
+    data.mkdir()
+    hist = bm.History(sizes, 7, end, org, data)
+    print(f"generating {sizes.changes:,} changes ...", flush=True)
+    hist.write_people()
+    head = hist.write_changes()
+    hist.write_deploys_and_incidents(head)
+    with psycopg.connect(conninfo) as conn:
+        conn.execute("INSERT INTO auth.orgs (org_id, slug, name) VALUES (%s, %s, 'Bench')",
+                     (org, bm.SLUG))  # fmt: skip
+        conn.commit()
+        print("loading ...", flush=True)
+        bm.load(conn, hist, org, {})
+    bm.settle(conninfo)  # statistics first, or the rebuild's plans assume empty tables
+    with psycopg.connect(conninfo) as conn:
+        print("computing metrics ...", flush=True)
+        conn.execute("SELECT metrics.rebuild(%s)", (org,))
+        conn.commit()
+    bm.settle(conninfo)
+    settings = Settings.from_env({"QDX_PORT": str(http_port)})
+    with psycopg.connect(conninfo) as conn:
+        token, _ = issue_token(
+            conn, org=bm.SLUG, teams=[], role=role, ttl=timedelta(hours=2),
+            subject="bench", issuer=settings.jwt_issuer, audience=settings.jwt_audience,
+        )  # fmt: skip
+    return hist, token
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="1: 1M changes")
@@ -200,33 +235,7 @@ def main() -> None:
         info, _ = server.start()
         conninfo = info.conninfo()
         migrate(conninfo)
-        org = uuid.UUID(int=random.Random(7).getrandbits(128), version=4)  # noqa: S311
-        end = (time.time() // bm.HOUR) * bm.HOUR - 4 * bm.HOUR
-        data = home / "data"
-        data.mkdir()
-        hist = bm.History(sizes, 7, end, org, data)
-        print(f"generating {sizes.changes:,} changes ...", flush=True)
-        hist.write_people()
-        head = hist.write_changes()
-        hist.write_deploys_and_incidents(head)
-        with psycopg.connect(conninfo) as conn:
-            conn.execute("INSERT INTO auth.orgs (org_id, slug, name) VALUES (%s, %s, 'Bench')",
-                         (org, bm.SLUG))  # fmt: skip
-            conn.commit()
-            print("loading ...", flush=True)
-            bm.load(conn, hist, org, {})
-        bm.settle(conninfo)  # statistics first, or the rebuild's plans assume empty tables
-        with psycopg.connect(conninfo) as conn:
-            print("computing metrics ...", flush=True)
-            conn.execute("SELECT metrics.rebuild(%s)", (org,))
-            conn.commit()
-        bm.settle(conninfo)
-        settings = Settings.from_env({"QDX_PORT": str(http_port)})
-        with psycopg.connect(conninfo) as conn:
-            token, _ = issue_token(
-                conn, org=bm.SLUG, teams=[], role="analyst", ttl=timedelta(hours=2),
-                subject="bench", issuer=settings.jwt_issuer, audience=settings.jwt_audience,
-            )  # fmt: skip
+        hist, token = prepare(conninfo, sizes, http_port, "analyst", home)
         proc, url = start_serve(conninfo, http_port)
         asks = combos(hist)
         print(f"REST metric, {args.clients} clients, {args.seconds:.0f}s ...", flush=True)
