@@ -1,4 +1,4 @@
-"""api.list_people (sql/api/50_people.sql), which the MCP people tools do not expose yet:
+"""api.list_people (sql/api/50_people.sql), behind GET /api/v1/people and GraphQL's people:
 by name a page at a time, filtered by team subtree and text, within the caller's scope."""
 
 from __future__ import annotations

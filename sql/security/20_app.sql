@@ -12,7 +12,7 @@ GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA api TO qdx_app;
 GRANT EXECUTE ON FUNCTION audit.record(uuid, text, text, jsonb, text, text, jsonb, text,
                                        bigint, numeric, text) TO qdx_app;
 -- The incidents, people and SQL-catalog functions (sql/api/40_incidents.sql,
--- 50_people.sql): the server's, under the caller's scope like every api function.
+-- 50_people.sql, 60_sql_catalog.sql): the server's, under the caller's scope like every api function.
 REVOKE EXECUTE ON FUNCTION api._severities(text), api._since(text, text),
     api._cursor(timestamptz, text), api._cursor_position(text),
     api.search_incidents(text, text, text, text, text, text, int),
