@@ -423,6 +423,26 @@ def test_search_incidents_by_severity_scope_and_pages(served: Served, kind: str)
     assert error(when).startswith("since lately is neither an ISO date or time")
     stale = call(served, kind, "incidents", acme, "search_incidents", {"cursor": "zz"})
     assert error(stale) == "cursor is not one this API gave"
+    # The largest page (which reads one row more to tell whether more follow).
+    largest = ok(call(served, kind, "incidents", acme, "search_incidents", {"limit": 1000}))
+    assert largest["incidents"] == body["incidents"]
+
+
+@pytest.mark.parametrize("token", [("acme",), ("acme", "viewer", ("payments",)), ("globex",)])
+def test_search_incidents_equals_the_rest_incident_list(served: Served, token: tuple[Any, ...]
+                                                         ) -> None:  # fmt: skip
+    """search_incidents and GET /api/v1/incidents answer the same question with the same
+    incidents in the same order (both read api.list_incidents)."""
+    tok = served.token(*token)
+    for args in ({}, {"severity": ">=SEV2"}, {"severity": "SEV4"}, {"service": "web"},
+                 {"text": "api is"}, {"status": "resolved"},
+                 {"since": "2026-02-10", "severity": "<=SEV4"}):  # fmt: skip
+        found = ok(call(served, "http", "incidents", tok, "search_incidents", args))
+        listed = rest(served, "/api/v1/incidents", tok, limit=1000, **args)
+        assert listed.status_code == 200, listed.text
+        assert [i["incident_id"] for i in found["incidents"]] == [
+            i["incident_id"] for i in listed.json()["items"]
+        ], args
 
 
 @pytest.mark.parametrize("kind", TRANSPORTS)

@@ -219,6 +219,12 @@ def test_filters(http: TestClient, database: str) -> None:
     assert listed("deploys", status="running") == {"dx"}
     assert listed("deploys", team="payments", since=at(-8).isoformat()) == {"db2", "db3"}
     assert listed("incidents", severity="SEV1") == listed("incidents", team="data") == {"i2"}
+    assert listed("incidents", severity=">=SEV2") == {"i1", "i2"}
+    assert listed("incidents", severity="<SEV1") == listed("incidents", severity="sev2") == {"i1"}
+    assert listed("incidents", severity=">SEV1") == set()
+    assert listed("incidents", text="BILLING") == {"i1"}
+    assert listed("incidents", text="is_down") == set()
+    assert listed("incidents", text="100%") == set()
     assert listed("incidents", service="billing", status="resolved") == {"i1"}
     assert listed("pipeline-runs", status="failure") == listed("pipeline-runs", team="payments")
     assert listed("pipeline-runs", branch="feature") == {"rx"}
@@ -235,7 +241,8 @@ def test_filters(http: TestClient, database: str) -> None:
         ("deploys", {"status": "ok"}, 400,
          "no status ok (status: pending, running, success, failure, cancelled, unknown)"),
         ("incidents", {"severity": "P1"}, 400,
-         "no severity P1 (severity: SEV1, SEV2, SEV3, SEV4, SEV5)"),
+         "severity P1 is not a severity expression: use SEV1 to SEV5 (SEV1 is the most "
+         "severe), optionally after >=, >, <=, < or = (\">=SEV2\" is SEV1 and SEV2)"),
         ("changes", {"limit": "0"}, 400, "limit must be 1 to 1000"),
         ("changes", {"limit": "1001"}, 400, "limit must be 1 to 1000"),
         ("repos", {"limit": "ten"}, 400, "limit must be a whole number"),

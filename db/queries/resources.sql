@@ -32,7 +32,7 @@ SELECT * FROM api.list_incidents(
     p_severity => %(severity)s::text, p_status => %(status)s::text,
     p_since => %(since)s::timestamptz, p_until => %(until)s::timestamptz,
     p_after_at => %(after_at)s::timestamptz, p_after_id => %(after_id)s::text,
-    p_limit => %(limit)s::int)
+    p_limit => %(limit)s::int, p_text => %(text)s::text)
 
 -- resources_pipeline_runs --
 -- A page of the caller's pipeline runs (api.list_pipeline_runs).

@@ -238,12 +238,17 @@ $$;
 
 -- A page of the caller's incidents, newest opened first: filtered by team (those
 -- attributed, by the default attribution, to deployments of the team), service,
--- severity (SEV1..SEV5), status (triggered, acknowledged, mitigated, resolved) and time.
+-- severity (an expression over SEV1..SEV5: "SEV2" alone, ">=SEV2" SEV1 and SEV2;
+-- api._severities), status (triggered, acknowledged, mitigated, resolved), time and a
+-- text in the title (without regard to case). REST, GraphQL and the MCP tool
+-- search_incidents (api.search_incidents) all read this.
+DROP FUNCTION IF EXISTS api.list_incidents(text, text, text, text, timestamptz, timestamptz,
+                                           timestamptz, text, int);
 CREATE OR REPLACE FUNCTION api.list_incidents(
     p_team text DEFAULT NULL, p_service text DEFAULT NULL, p_severity text DEFAULT NULL,
     p_status text DEFAULT NULL, p_since timestamptz DEFAULT NULL,
     p_until timestamptz DEFAULT NULL, p_after_at timestamptz DEFAULT NULL,
-    p_after_id text DEFAULT NULL, p_limit int DEFAULT 100)
+    p_after_id text DEFAULT NULL, p_limit int DEFAULT 100, p_text text DEFAULT NULL)
 RETURNS TABLE (incident_id text, provider text, kind text, title text, severity text,
                status text, service text, url text, opened_at timestamptz,
                acknowledged_at timestamptz, mitigated_at timestamptz,
@@ -253,10 +258,12 @@ DECLARE
     v_key  constant text :=
         'CASE WHEN i.opened_at IS NULL THEN ''epoch''::timestamptz ELSE i.opened_at END';
     v_team uuid := api._team_id(p_team);
+    v_sev  text[] := api._severities(p_severity);
+    v_like text := CASE WHEN btrim(p_text) <> '' THEN
+                       '%' || replace(replace(replace(btrim(p_text), '\', '\\'), '%', '\%'),
+                                      '_', '\_') || '%' END;
 BEGIN
     PERFORM api._check_page(p_limit, p_after_at, p_after_id);
-    PERFORM api._check_value('severity', p_severity,
-                             ARRAY['SEV1', 'SEV2', 'SEV3', 'SEV4', 'SEV5']);
     PERFORM api._check_value('status', p_status,
                              ARRAY['triggered', 'acknowledged', 'mitigated', 'resolved']);
     RETURN QUERY EXECUTE format(
@@ -268,11 +275,12 @@ BEGIN
                 ' WHERE l.mode = ''default'' AND l.cause_kind = ''incident'''
                 ' AND l.cause_id = i.incident_id AND dt.team_id = $6)' END,
             CASE WHEN p_service IS NOT NULL THEN 'i.service = $7' END,
-            CASE WHEN p_severity IS NOT NULL THEN 'i.severity = $8' END,
-            CASE WHEN p_status IS NOT NULL THEN 'i.status = $9' END],
+            CASE WHEN v_sev IS NOT NULL THEN 'i.severity = ANY ($8)' END,
+            CASE WHEN p_status IS NOT NULL THEN 'i.status = $9' END,
+            CASE WHEN v_like IS NOT NULL THEN 'i.title ILIKE $10' END],
             p_since, p_until, p_after_at))
-    USING p_after_at, p_after_id, p_limit, p_since, p_until, v_team, p_service, p_severity,
-          p_status;
+    USING p_after_at, p_after_id, p_limit, p_since, p_until, v_team, p_service, v_sev,
+          p_status, v_like;
 END
 $$;
 

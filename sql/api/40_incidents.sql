@@ -83,9 +83,10 @@ BEGIN
 END
 $$;
 
--- Incidents, newest first, a page at a time: by severity expression (">=SEV2"), opened
--- since a moment or an age (30d), service, status (triggered, acknowledged, mitigated,
--- resolved) and a text in the title. `cursor` of a row continues after it.
+-- A page of incidents, newest opened first, for the MCP tool search_incidents: severity
+-- expression, since (a date, a time or an age: api._since), service, status and a text
+-- in the title; `cursor` of a row continues after it. The same rows, in the same order,
+-- as api.list_incidents (REST and GraphQL) for the same filters: it is that function.
 CREATE OR REPLACE FUNCTION api.search_incidents(p_severity text DEFAULT NULL,
                                                 p_since text DEFAULT NULL,
                                                 p_service text DEFAULT NULL,
@@ -98,37 +99,17 @@ RETURNS TABLE (incident_id text, title text, severity text, status text, service
                acknowledged_at timestamptz, mitigated_at timestamptz,
                resolved_at timestamptz, cursor text)
 LANGUAGE plpgsql STABLE AS $$
-#variable_conflict use_column
 DECLARE
-    v_sev   text[] := api._severities(p_severity);
-    v_since timestamptz := api._since(p_since);
-    v_after record;
+    v_after record := api._cursor_position(p_after);
 BEGIN
-    IF p_status IS NOT NULL
-       AND p_status NOT IN ('triggered', 'acknowledged', 'mitigated', 'resolved') THEN
-        RAISE EXCEPTION 'status % is not one of triggered, acknowledged, mitigated, resolved',
-            p_status USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 1000 THEN
-        RAISE EXCEPTION 'limit must be 1 to 1000, not %', p_limit
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    v_after := api._cursor_position(p_after);
     RETURN QUERY
-    SELECT i.incident_id, i.title, i.severity, i.status, i.service, i.kind, i.provider,
-           i.url, i.opened_at, i.acknowledged_at, i.mitigated_at, i.resolved_at,
-           api._cursor(coalesce(i.opened_at, '-infinity'), i.incident_id)
-    FROM api.incidents i
-    WHERE (v_sev IS NULL OR i.severity = ANY (v_sev))
-      AND (v_since IS NULL OR i.opened_at >= v_since)
-      AND (p_service IS NULL OR i.service = p_service)
-      AND (p_status IS NULL OR i.status = p_status)
-      AND (p_text IS NULL OR i.title ILIKE '%' || replace(replace(replace(p_text, '\', '\\'),
-                                                   '%', '\%'), '_', '\_') || '%')
-      AND (v_after.id IS NULL
-           OR (coalesce(i.opened_at, '-infinity'), i.incident_id) < (v_after.at, v_after.id))
-    ORDER BY coalesce(i.opened_at, '-infinity') DESC, i.incident_id DESC
-    LIMIT p_limit;
+    SELECT l.incident_id, l.title, l.severity, l.status, l.service, l.kind, l.provider,
+           l.url, l.opened_at, l.acknowledged_at, l.mitigated_at, l.resolved_at,
+           api._cursor(l.listed_at, l.incident_id)
+    FROM api.list_incidents(p_service => p_service, p_severity => p_severity,
+                            p_status => p_status, p_since => api._since(p_since),
+                            p_after_at => v_after.at, p_after_id => v_after.id,
+                            p_limit => p_limit, p_text => p_text) l;
 END
 $$;
 

@@ -77,8 +77,10 @@ RESOURCE_DOCS: list[tuple[str, str, str, str, list[tuple[str, str, list[str] | N
       "started_at": "date-time?", "finished_at": "date-time?"}),
     ("incidents", "Incidents", "incident", "incidents, newest opened first",
      [_TEAM, ("service", "service name", None),
-      ("severity", "severity", ["SEV1", "SEV2", "SEV3", "SEV4", "SEV5"]),
-      ("status", "status", ["triggered", "acknowledged", "mitigated", "resolved"]), *_TIME],
+      ("severity", "severity: SEV1 to SEV5 (SEV1 the most severe), alone or after >=, >, "
+       "<=, < or = (>=SEV2: SEV1 and SEV2)", None),
+      ("status", "status", ["triggered", "acknowledged", "mitigated", "resolved"]),
+      ("text", "a text the title contains (without regard to case)", None), *_TIME],
      {"incident_id": "string", "provider": "string", "title": "string?",
       "severity": "string?", "status": "string", "service": "string?",
       "opened_at": "date-time?", "resolved_at": "date-time?"}),

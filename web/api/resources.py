@@ -61,7 +61,7 @@ RESOURCES = {r.name: r for r in (
              ("team", "repo", "service", "environment", "status", *TIME),
              "resources_deploys", "resources_deploys_by_id"),
     Resource("incidents", "incidents", "incident", "incident_id",
-             ("team", "service", "severity", "status", *TIME), "resources_incidents",
+             ("team", "service", "severity", "status", "text", *TIME), "resources_incidents",
              "resources_incidents_by_id"),
     Resource("pipeline_runs", "pipeline-runs", "pipeline run", "run_id",
              ("team", "repo", "status", "branch", *TIME), "resources_pipeline_runs",
