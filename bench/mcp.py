@@ -35,7 +35,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
@@ -49,10 +48,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp_types.version import LATEST_HANDSHAKE_VERSION
 
 from bench import metrics as bm
-from bench import start_serve
-from bench.serving import bare_load, combos, prepare, rest_load
-from db.embedded import EmbeddedPostgres
-from db.migrate import migrate
+from bench.serving import bare_load, combos, rest_load, served_history
 
 RESULTS = Path(__file__).parent / "results"
 HANDSHAKE = LATEST_HANDSHAKE_VERSION
@@ -186,19 +182,11 @@ def main() -> None:
     sys.argv = [sys.argv[0], "--scale", str(args.scale)]
     sizes, _ = bm.parse()
 
-    home = Path(tempfile.mkdtemp(prefix="qdx-bench-"))
-    pg_port, http_port = 56000 + os.getpid() % 90, 19000 + os.getpid() % 90
-    server = EmbeddedPostgres(home, port=pg_port)
     results: dict[str, Any] = {"machine": {"cpus": os.cpu_count(),
                                            "python": platform.python_version()},
                                "sizes": sizes.__dict__}  # fmt: skip
-    proc = None
-    try:
-        info, _ = server.start()
-        conninfo = info.conninfo()
-        migrate(conninfo)
-        hist, token = prepare(conninfo, sizes, http_port, "viewer", home)
-        proc, url = start_serve(conninfo, http_port)
+    with served_history(sizes, "viewer", 56000, 19000) as org:
+        conninfo, hist, token, url, proc = org.conninfo, org.hist, org.token, org.url, org.proc
         asks = combos(hist)
         print(f"MCP get_metric, {args.sessions} sessions, {args.seconds:.0f}s ...", flush=True)
         load = (url, token, asks, args.sessions, args.seconds)
@@ -218,12 +206,6 @@ def main() -> None:
             print(f"MCP get_metric under py-spy, {args.seconds:.0f}s ...", flush=True)
             print(profile(proc.pid, lambda: apart(_mcp_load, *load),
                           RESULTS / "mcp-profile.txt"), flush=True)  # fmt: skip
-    finally:
-        if proc is not None:
-            proc.send_signal(signal.SIGINT)
-            proc.wait(timeout=30)
-        server.stop()
-        shutil.rmtree(home, ignore_errors=True)
     m, b = results["mcp"], results["bare"]
     print()
     print(f"MCP get_metric ({m['sessions']} sessions) p50 {m['p50_ms']:6.1f} ms  p95 "

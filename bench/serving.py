@@ -27,11 +27,15 @@ import platform
 import random
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -215,6 +219,42 @@ def prepare(conninfo: str, sizes: Any, http_port: int, role: str,
     return hist, token
 
 
+@dataclass
+class Served:
+    """A benchmark's org served by `qdx serve`: the database, the history, a token, the
+    server process and its URL."""
+
+    conninfo: str
+    hist: Any
+    token: str
+    proc: subprocess.Popen[bytes]
+    url: str
+
+
+@contextmanager
+def served_history(sizes: Any, role: str, pg_base: int, http_base: int) -> Iterator[Served]:
+    """An embedded PostgreSQL (ports from the bases and the pid) with bench.metrics'
+    history of `sizes` loaded and computed (prepare), served by `qdx serve` as `make run`
+    serves it; everything stopped and removed afterwards."""
+    home = Path(tempfile.mkdtemp(prefix="qdx-bench-"))
+    pg_port, http_port = pg_base + os.getpid() % 90, http_base + os.getpid() % 90
+    server = EmbeddedPostgres(home, port=pg_port)
+    proc = None
+    try:
+        info, _ = server.start()
+        conninfo = info.conninfo()
+        migrate(conninfo)
+        hist, token = prepare(conninfo, sizes, http_port, role, home)
+        proc, url = start_serve(conninfo, http_port)
+        yield Served(conninfo, hist, token, proc, url)
+    finally:
+        if proc is not None:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=30)
+        server.stop()
+        shutil.rmtree(home, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="1: 1M changes")
@@ -224,19 +264,11 @@ def main() -> None:
     sys.argv = [sys.argv[0], "--scale", str(args.scale)]
     sizes, _ = bm.parse()
 
-    home = Path(tempfile.mkdtemp(prefix="qdx-bench-"))
-    pg_port, http_port = 55900 + os.getpid() % 90, 18900 + os.getpid() % 90
-    server = EmbeddedPostgres(home, port=pg_port)
     results: dict[str, Any] = {"machine": {"cpus": os.cpu_count(),
                                            "python": platform.python_version()},
                                "sizes": sizes.__dict__}  # fmt: skip
-    proc = None
-    try:
-        info, _ = server.start()
-        conninfo = info.conninfo()
-        migrate(conninfo)
-        hist, token = prepare(conninfo, sizes, http_port, "analyst", home)
-        proc, url = start_serve(conninfo, http_port)
+    with served_history(sizes, "analyst", 55900, 18900) as served:
+        conninfo, hist, token, url = served.conninfo, served.hist, served.token, served.url
         asks = combos(hist)
         print(f"REST metric, {args.clients} clients, {args.seconds:.0f}s ...", flush=True)
         results["rest"] = asyncio.run(rest_load(url, token, asks, args.clients, args.seconds))
@@ -249,16 +281,10 @@ def main() -> None:
         results["bare"] = bare_load(conninfo, bm.SLUG, asks, args.clients, args.seconds)
         print(f"  bare {results['bare']}", flush=True)
         print("CSV export of every change ...", flush=True)
-        results["export"] = export(url, token, psutil.Process(proc.pid))
+        results["export"] = export(url, token, psutil.Process(served.proc.pid))
         print(f"  {results['export']}", flush=True)
         results["bare_export"] = bare_export(conninfo)
         print(f"  bare {results['bare_export']}", flush=True)
-    finally:
-        if proc is not None:
-            proc.send_signal(signal.SIGINT)
-            proc.wait(timeout=30)
-        server.stop()
-        shutil.rmtree(home, ignore_errors=True)
     r, b, e, be = results["rest"], results["bare"], results["export"], results["bare_export"]
     print()
     for name in ("rest", "graphql"):

@@ -15,6 +15,8 @@ import psycopg
 from psycopg_pool import PoolTimeout, TooManyRequests
 from starlette.requests import Request
 
+from db.audit import Reader
+from db.scope import Scope
 from web.tokens import LEEWAY, Claims, InvalidToken, verify_token
 from web.webhooks.keys import KeyRing
 
@@ -84,8 +86,18 @@ class Caller:
         if RANK[self.role] < RANK[role]:
             raise forbidden(f"{what} needs the {role} role or above; this token is {self.role}")
 
-    def audit_scope(self) -> dict[str, Any]:
-        return {"org": str(self.org_id), "teams": [str(t) for t in self.team_ids]}
+    def scope(self) -> Scope:
+        """What the caller may read: its org and teams (db.scope)."""
+        return Scope(self.org_id, self.team_ids)
+
+    def reader(self) -> Reader:
+        """The caller as the audit log records it."""
+        return Reader(
+            self.org_id,
+            self.claims.subject,
+            self.role,
+            {"org": str(self.org_id), "teams": [str(t) for t in self.team_ids]},
+        )
 
 
 @dataclass(frozen=True)

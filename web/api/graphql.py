@@ -50,9 +50,8 @@ from psycopg_pool import PoolTimeout, TooManyRequests
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
-from db.audit import Reader
 from db.queries import QUERIES
-from db.scope import Scope, scoped_async
+from db.scope import scoped_async
 from web.api.audit import record
 from web.api.auth import Authenticator, Caller, Refused
 from web.api.graphql_people import COSTS as PEOPLE_COSTS
@@ -296,7 +295,7 @@ class GraphQLEndpoint:
         return data
 
     async def _execute(self, caller: Caller, data: dict[str, Any]) -> Response:
-        reader = Reader(caller.org_id, caller.claims.subject, caller.role, caller.audit_scope())
+        reader = caller.reader()
         started = time.perf_counter()
         context: dict[str, Any] = {"caller": caller, "rest": self.rest, "rows": 0}
         cost = cost_validator(maximum_cost=MAX_COST, default_cost=1, cost_map=COSTS,
@@ -306,7 +305,7 @@ class GraphQLEndpoint:
             async with self.rest.pool.connection(timeout=DB_WAIT) as conn:
                 outcome = "error internal"
                 try:
-                    async with scoped_async(conn, Scope(caller.org_id, caller.team_ids)) as c:
+                    async with scoped_async(conn, caller.scope()) as c:
                         context["conn"] = c
                         success, result = await graphql(
                             SCHEMA, data, context_value=context, debug=False,

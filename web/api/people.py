@@ -29,8 +29,8 @@ from starlette.routing import BaseRoute, Route
 
 from db.queries import QUERIES
 from web.api.auth import Caller, Refused
-from web.api.resources import _limit, check_team, decode_position, encode_position
-from web.api.rest import Rest, _json, _moment
+from web.api.resources import check_team, decode_position, encode_position
+from web.api.rest import Rest, _json, _moment, page_limit
 
 PEOPLE = "people data"
 PAGE = ("limit", "cursor")
@@ -81,7 +81,7 @@ async def _fetch(conn: Conn, query: str, args: dict[str, Any], limit: int,
 
 async def people_page(conn: Conn, caller: Caller, params: dict[str, str]) -> Page:
     """A page of the persons the caller may see (api.list_people), after the cursor's."""
-    limit = _limit(params)
+    limit = page_limit(params)
     args = {"team": params.get("team"), "query": params.get("q"),
             "after": _after(caller, "people", params.get("cursor"))}  # fmt: skip
     await check_team(conn, caller, params)
@@ -115,7 +115,7 @@ def _members_args(caller: Caller, params: dict[str, str]) -> dict[str, Any]:
 
 async def members_page(conn: Conn, caller: Caller, params: dict[str, str]) -> Page:
     """A page of who was on a team at a moment (api.team_members)."""
-    limit = _limit(params)
+    limit = page_limit(params)
     args = {"team": params["team"], **_members_args(caller, params)}
     await check_team(conn, caller, params)
     rows = await _fetch(conn, "people_team_members", args, limit)
@@ -126,7 +126,7 @@ async def members_pages(conn: Conn, caller: Caller, teams: list[str],
                         params: dict[str, str]) -> dict[str, Page]:  # fmt: skip
     """A page of the members of each of these teams (ids of teams the caller reads),
     with the same moment and position for each, in one statement."""
-    limit = _limit(params)
+    limit = page_limit(params)
     args = _members_args(caller, params)
     after = args.pop("after")
     rows = await _rows(conn, "people_teams_members", {

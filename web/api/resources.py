@@ -32,7 +32,7 @@ from starlette.routing import BaseRoute, Route
 
 from db.queries import QUERIES
 from web.api.auth import Caller, Refused, forbidden
-from web.api.rest import MAX_LIMIT, Rest, _json, _moment
+from web.api.rest import Rest, _json, _moment, page_limit
 
 PAGE = ("limit", "cursor")
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -124,16 +124,6 @@ def decode_position(org: UUID, resource: str, cursor: str | None,
         raise refused from None
 
 
-def _limit(params: dict[str, str]) -> int:
-    try:
-        limit = int(params.get("limit", "100"))
-    except ValueError:
-        raise Refused(400, "invalid", "limit must be a whole number") from None
-    if not 1 <= limit <= MAX_LIMIT:
-        raise Refused(400, "invalid", f"limit must be 1 to {MAX_LIMIT}")
-    return limit
-
-
 async def check_team(conn: psycopg.AsyncConnection[Any], caller: Caller,
                      params: dict[str, str]) -> None:  # fmt: skip
     """A team-scoped token may filter by its teams and those under them only (403, as
@@ -154,7 +144,7 @@ def _list_args(caller: Caller, resource: Resource, params: dict[str, str]) -> di
     for bound in TIME:
         if bound in params:
             args[bound] = _moment(params[bound], bound)
-    args.update(after_at=after_at, after_id=after_id, limit=_limit(params) + 1)
+    args.update(after_at=after_at, after_id=after_id, limit=page_limit(params) + 1)
     return args
 
 

@@ -41,7 +41,7 @@ from starlette.routing import BaseRoute, Route
 
 from db.audit import Reader, outcome_of
 from db.queries import QUERIES
-from db.scope import Scope, scoped_async
+from db.scope import scoped_async
 from web.api.audit import record
 from web.api.auth import Authenticator, Caller, Refused, forbidden
 from web.api.openapi import document
@@ -174,15 +174,13 @@ class Rest:
                              for k, _ in bounds)  # fmt: skip
         query = (f"COPY (SELECT * FROM api.{view}{' WHERE ' + where if where else ''})"
                  " TO STDOUT WITH (FORMAT csv, HEADER)")  # fmt: skip
-        reader = Reader(caller.org_id, caller.claims.subject, caller.role, caller.audit_scope())
+        reader = caller.reader()
         arguments = {"dataset": dataset, **params}
         started = time.perf_counter()
         stack = AsyncExitStack()
         try:
             conn = await stack.enter_async_context(self.pool.connection(timeout=DB_WAIT))
-            await stack.enter_async_context(
-                scoped_async(conn, Scope(caller.org_id, caller.team_ids))
-            )
+            await stack.enter_async_context(scoped_async(conn, caller.scope()))
             cur = conn.cursor()
             copy = await stack.enter_async_context(cur.copy(query, dict(bounds)))
             first = await copy.read()
@@ -235,7 +233,7 @@ class Rest:
             return problem(exc.status, exc.error, exc.message, exc.headers())
         arguments: dict[str, Any] = dict(request.query_params)
         arguments.update(request.path_params)
-        reader = Reader(caller.org_id, caller.claims.subject, caller.role, caller.audit_scope())
+        reader = caller.reader()
         started = time.perf_counter()
         rows: int | None = None
         outcome = "error internal"
@@ -244,7 +242,7 @@ class Rest:
                 try:
                     params = _params(request, allowed)
                     params.update(request.path_params)
-                    async with scoped_async(conn, Scope(caller.org_id, caller.team_ids)) as c:
+                    async with scoped_async(conn, caller.scope()) as c:
                         body, rows = await handler(c, caller, params)
                     outcome = "ok"
                     return JSONResponse(body)
@@ -333,12 +331,7 @@ class Rest:
     async def metric_explain(self, conn: psycopg.AsyncConnection[Any], caller: Caller,
                        params: dict[str, str]) -> tuple[Any, int]:  # fmt: skip
         scope = await self._scope(conn, caller, params)
-        try:
-            limit = int(params.get("limit", "100"))
-        except ValueError:
-            raise Refused(400, "invalid", "limit must be a whole number") from None
-        if not 1 <= limit <= MAX_LIMIT:
-            raise Refused(400, "invalid", f"limit must be 1 to {MAX_LIMIT}")
+        limit = page_limit(params)
         after_at, after_id = decode_cursor(params.get("cursor"))
         async with conn.cursor(row_factory=dict_row) as cur:
             await cur.execute(QUERIES["rest_explain_page"], {
@@ -353,6 +346,17 @@ class Rest:
         body = {"metric": params["metric"], "items": _json(rows),
                 "page_info": {"has_next_page": more, "end_cursor": end}}  # fmt: skip
         return body, len(rows)
+
+
+def page_limit(params: dict[str, str]) -> int:
+    """A page's size from `limit` (default 100, at most MAX_LIMIT), or a clear 400."""
+    try:
+        limit = int(params.get("limit", "100"))
+    except ValueError:
+        raise Refused(400, "invalid", "limit must be a whole number") from None
+    if not 1 <= limit <= MAX_LIMIT:
+        raise Refused(400, "invalid", f"limit must be 1 to {MAX_LIMIT}")
+    return limit
 
 
 def database_refusal(exc: psycopg.Error) -> Refused:

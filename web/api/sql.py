@@ -30,7 +30,7 @@ from psycopg.conninfo import make_conninfo
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from db.audit import Reader, outcome_of
+from db.audit import outcome_of
 from db.queries import QUERIES
 from web.api.auth import Caller, Refused
 from web.api.rest import DB_WAIT, Rest, problem
@@ -121,7 +121,7 @@ class SqlEndpoint:
             statement = await self._statement(request)
         except Refused as exc:
             return problem(exc.status, exc.error, exc.message, exc.headers())
-        reader = Reader(caller.org_id, caller.claims.subject, caller.role, caller.audit_scope())
+        reader = caller.reader()
         started = time.perf_counter()
         result = SqlResult(None, None, "error internal", None)
         try:

@@ -27,8 +27,8 @@ from mcp_types import (
 from psycopg_pool import AsyncConnectionPool, PoolTimeout, TooManyRequests
 from starlette.requests import Request
 
-from db.audit import Reader, outcome_of
-from db.scope import Scope, scoped_async
+from db.audit import outcome_of
+from db.scope import scoped_async
 from web.api.audit import record
 from web.api.auth import RANK, Caller, Refused
 from web.api.rest import DB_WAIT, Rest, database_refusal
@@ -151,7 +151,7 @@ class Toolbox:
         try:
             async with self.pool.connection(timeout=DB_WAIT) as conn:
                 try:
-                    async with scoped_async(conn, Scope(caller.org_id, caller.team_ids)) as c:
+                    async with scoped_async(conn, caller.scope()) as c:
                         answer = await read(c, caller)
                     rows, outcome = answer.rows, "ok"
                     return result(answer)
@@ -174,7 +174,7 @@ class Toolbox:
         done = _AUDITED.get()
         if done is not None:
             done.append(tool)
-        reader = Reader(caller.org_id, caller.claims.subject, caller.role, caller.audit_scope())
+        reader = caller.reader()
         await record(conn, reader, "mcp", f"{self.server}/{tool}", arguments=arguments,
                      statement=statement, rows=rows, outcome=outcome,
                      duration_ms=(time.perf_counter() - started) * 1000)  # fmt: skip
