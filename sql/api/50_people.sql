@@ -15,16 +15,19 @@ RETURNS boolean LANGUAGE sql STABLE AS $$
                      AND m.team_id = ANY ((SELECT auth.caller_teams())::uuid[]))
 $$;
 
--- A team the caller may read, by slug, id or name, or a clear error.
+-- A team the caller may read, by slug, id or name (api._team_id's lookup), or a clear
+-- error that names the tool to list them.
 CREATE OR REPLACE FUNCTION api._team(p_team text)
 RETURNS api.teams LANGUAGE plpgsql STABLE AS $$
 DECLARE
     v api.teams;
 BEGIN
-    SELECT * INTO v FROM api.teams t
-    WHERE t.slug = p_team OR t.team_id::text = p_team OR lower(t.name) = lower(p_team)
-    ORDER BY t.slug = p_team DESC LIMIT 1;
-    IF NOT FOUND THEN
+    BEGIN
+        SELECT * INTO v FROM api.teams t WHERE t.team_id = api._team_id(p_team);
+    EXCEPTION WHEN no_data_found THEN
+        NULL;
+    END;
+    IF v.team_id IS NULL THEN
         RAISE EXCEPTION 'no team % (see team_tree)', p_team USING ERRCODE = 'no_data_found';
     END IF;
     RETURN v;
